@@ -1,0 +1,1 @@
+"""The theatre ticket app built in the Tour of Restate, one package per checkpoint."""

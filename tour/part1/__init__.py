@@ -1,0 +1,1 @@
+"""Checkpoint 1 (invoking handlers): request-response calls and one-way messages between handlers."""

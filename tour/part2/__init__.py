@@ -1,0 +1,1 @@
+"""Checkpoint 2 (scheduling): a reservation expires through a delayed call."""

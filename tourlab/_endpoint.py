@@ -1,0 +1,125 @@
+"""The learner's endpoint: Hypercorn on its own thread and event loop, serving a swappable app.
+
+Notebook cells block the kernel's main thread, so the endpoint must never share the
+kernel's event loop. Swapping the ASGI app behind a fixed port makes a reload cost a
+pointer assignment plus one re-registration, instead of a server restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from tourlab import _config
+from tourlab._logs import ENDPOINT_THREAD_PREFIX
+from tourlab._ports import bind_listener
+
+Scope = dict[str, Any]
+
+
+class SwappableApp:
+    """An ASGI app that forwards each request to whichever app is current."""
+
+    def __init__(self) -> None:
+        self.current: Any = None
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _accept_lifespan(receive, send)
+            return
+        app = self.current
+        if app is None:
+            await send(
+                {"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"text/plain")]}
+            )
+            await send({"type": "http.response.body", "body": b"No handler module is loaded yet."})
+            return
+        await app(scope, receive, send)
+
+
+async def _accept_lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+class Endpoint:
+    """Hypercorn serving a SwappableApp on one port for the life of the kernel.
+
+    >>> endpoint = Endpoint(bind_host="127.0.0.1")
+    >>> endpoint.start()
+    >>> endpoint.app.current = my_restate_app
+    >>> endpoint.stop()
+    """
+
+    def __init__(self, *, bind_host: str = "127.0.0.1", port: int = 0) -> None:
+        self.bind_host = bind_host
+        self.port = port
+        self.app = SwappableApp()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._shutdown: asyncio.Event | None = None
+        self._failure: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Bind the port now (so a clash raises here) and serve on a background thread."""
+        if self.running:
+            return
+        sock = bind_listener(self.bind_host, self.port)
+        self.port = sock.getsockname()[1]
+        config = Config()
+        config.bind = [f"fd://{sock.detach()}"]
+        config.h2_max_concurrent_streams = _config.H2_MAX_CONCURRENT_STREAMS
+        config.keep_alive_max_requests = _config.H2_MAX_CONCURRENT_STREAMS
+        config.graceful_timeout = 0.5
+        config.accesslog = None
+        config.errorlog = logging.getLogger("hypercorn.error")  # routed to the endpoint log
+        ready = threading.Event()
+        self._failure = None
+        self._thread = threading.Thread(
+            target=self._run, args=(config, ready), name=f"{ENDPOINT_THREAD_PREFIX}-server", daemon=True
+        )
+        self._thread.start()
+        ready.wait(5)
+        if self._failure is not None:
+            raise self._failure
+
+    def stop(self) -> None:
+        """Stop serving; in-flight invocations fail and Restate retries them later."""
+        if not self.running or self._loop is None or self._shutdown is None:
+            return
+        self._loop.call_soon_threadsafe(self._shutdown.set)
+        assert self._thread is not None
+        self._thread.join(5)
+        self._thread = None
+
+    def _run(self, config: Config, ready: threading.Event) -> None:
+        try:
+            asyncio.run(self._serve(config, ready))
+        except BaseException as error:  # noqa: BLE001 - reported to the thread that started us
+            self._failure = error
+            ready.set()
+
+    async def _serve(self, config: Config, ready: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        # ctx.run executes plain functions on the loop's default executor; naming its threads
+        # lets the log router recognise handler output.
+        executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix=f"{ENDPOINT_THREAD_PREFIX}-run")
+        self._loop.set_default_executor(executor)
+        self._shutdown = asyncio.Event()
+        ready.set()
+        await serve(self.app, config, shutdown_trigger=self._shutdown.wait, mode="asgi")  # type: ignore[arg-type]

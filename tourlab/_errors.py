@@ -1,0 +1,43 @@
+"""Exceptions the lab raises; each message says what happened and what to do."""
+
+from __future__ import annotations
+
+
+class LabError(RuntimeError):
+    """Base class for every error the lab raises on purpose."""
+
+
+class ServerNotInstalledError(LabError):
+    """The restate-server binary could not be found."""
+
+
+class ServerStartError(LabError):
+    """The Restate server did not come up."""
+
+
+class RuntimeUnavailableError(LabError):
+    """No way to run Restate was found (embedded binary, Docker or external)."""
+
+
+class HandlerModuleError(LabError):
+    """The learner's handler module could not be loaded; the previous version keeps serving."""
+
+    def __init__(self, message: str, *, filename: str | None = None, lineno: int | None = None) -> None:
+        super().__init__(message)
+        self.filename = filename
+        self.lineno = lineno
+
+
+class RegistrationError(LabError):
+    """Restate refused the endpoint's services."""
+
+
+class InvocationError(LabError):
+    """An invocation failed or did not answer in time."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, invocation_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.invocation_id = invocation_id

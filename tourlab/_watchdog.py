@@ -1,0 +1,30 @@
+"""Run a command and kill it when the owning process goes away (for systems without prctl).
+
+Usage: ``python -m tourlab._watchdog OWNER_PID -- COMMAND [ARGS...]``
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from tourlab._process import pid_alive
+
+
+def main(argv: list[str]) -> int:
+    owner = int(argv[0])
+    command = argv[argv.index("--") + 1 :]
+    child = subprocess.Popen(command)
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    while child.poll() is None:
+        if not pid_alive(owner):
+            child.kill()
+            break
+        time.sleep(0.5)
+    return child.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
