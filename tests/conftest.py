@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from tourlab import Lab
+from tourlab._config import PROJECT_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +29,18 @@ def unique() -> Callable[[str], str]:
         return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
     return make
+
+
+@pytest.fixture
+def copy_part(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Copy a tour checkpoint (e.g. "part1") into a fresh package the test may edit freely."""
+
+    def copy(part: str) -> Path:
+        name = f"scratch_{part}_{uuid.uuid4().hex[:8]}"
+        target = tmp_path_factory.mktemp("apps") / name
+        shutil.copytree(PROJECT_ROOT / "tour" / part, target, ignore=shutil.ignore_patterns("__pycache__"))
+        for module in target.glob("*.py"):
+            module.write_text(module.read_text().replace(f"tour.{part}.", f"{name}."))
+        return target
+
+    return copy

@@ -80,9 +80,7 @@ class JournalEntry:
 def _target_text(target: dict[str, Any]) -> str:
     (_kind, spec), *_ = target.items()
     key = spec.get("key")
-    return (
-        f"{spec['name']}/{key}/{spec['handler']}" if key is not None else f"{spec['name']}/{spec['handler']}"
-    )
+    return f"{spec['name']}/{key}/{spec['handler']}" if key is not None else f"{spec['name']}/{spec['handler']}"
 
 
 def _millis_to_iso(millis: int) -> str:
@@ -210,7 +208,10 @@ class RestateClient:
         headers = dict(_JSON) if arg is not _NO_VALUE else {}
         if idempotency_key is not None:
             headers["idempotency-key"] = idempotency_key
-        content = json.dumps(arg).encode() if arg is not _NO_VALUE else b""
+        try:
+            content = json.dumps(arg).encode() if arg is not _NO_VALUE else b""
+        except TypeError as error:
+            raise LabError(f"The argument must be JSON data (str, number, bool, list, dict): {error}") from None
         return {"content": content, "headers": headers}
 
     def _result(self, response: httpx.Response, what: str) -> Any:
@@ -274,8 +275,7 @@ class RestateClient:
             time.sleep(0.05)
         status = seen.status if seen else "unknown"
         raise InvocationError(
-            f"Invocation {invocation_id} is still {status!r} after {timeout:g} s "
-            f"(waited for {sorted(wanted)}).",
+            f"Invocation {invocation_id} is still {status!r} after {timeout:g} s (waited for {sorted(wanted)}).",
             invocation_id=invocation_id,
         )
 
@@ -301,9 +301,7 @@ class RestateClient:
         url = f"{self.admin_url}/invocations/{quote(invocation_id, safe='')}/{action}"
         response = self.http.request(method, url)
         if not response.is_success:
-            raise LabError(
-                f"Could not {action} {invocation_id} ({response.status_code}): {response.text.strip()}"
-            )
+            raise LabError(f"Could not {action} {invocation_id} ({response.status_code}): {response.text.strip()}")
 
     def register(self, uri: str) -> dict[str, Any]:
         """Register (or re-register, with ``force``) the endpoint at `uri`; returns Restate's answer."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import logging
 import threading
 from typing import Any
@@ -17,6 +18,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from tourlab import _config
+from tourlab._errors import LabError
 from tourlab._logs import ENDPOINT_THREAD_PREFIX
 from tourlab._ports import bind_listener
 
@@ -35,9 +37,7 @@ class SwappableApp:
             return
         app = self.current
         if app is None:
-            await send(
-                {"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"text/plain")]}
-            )
+            await send({"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"No handler module is loaded yet."})
             return
         await app(scope, receive, send)
@@ -79,7 +79,15 @@ class Endpoint:
         """Bind the port now (so a clash raises here) and serve on a background thread."""
         if self.running:
             return
-        sock = bind_listener(self.bind_host, self.port)
+        try:
+            sock = bind_listener(self.bind_host, self.port)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise LabError(
+                f"Port {self.port} on {self.bind_host} is already in use, so the endpoint cannot listen there. "
+                "Stop the program using it, or start a new lab (Lab.start picks a free port)."
+            ) from None
         self.port = sock.getsockname()[1]
         config = Config()
         config.bind = [f"fd://{sock.detach()}"]

@@ -35,9 +35,7 @@ class RegistrationError(LabError):
 class InvocationError(LabError):
     """An invocation failed or did not answer in time."""
 
-    def __init__(
-        self, message: str, *, status_code: int | None = None, invocation_id: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, invocation_id: str | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.invocation_id = invocation_id

@@ -20,6 +20,7 @@ from tourlab._errors import LabError
 from tourlab._loader import LoadedApp, load_app
 from tourlab._logs import EndpointLog
 from tourlab._runtime import EXPORTED_MARKER, Runtime, select_runtime
+from tourlab._tracing import Trace, TraceReceiver, receiver_for
 
 _current: Lab | None = None
 _current_lock = threading.Lock()
@@ -57,6 +58,9 @@ class Lab:
     Live: tour.part1 (CartObject: addTicket, checkout, expireTicket; ...)
     """
 
+    #: The in-kernel OTLP receiver Restate exports its spans to (None: tracing is off).
+    tracing: TraceReceiver | None = None
+
     def __init__(self, runtime: Runtime, endpoint: Endpoint, log: EndpointLog) -> None:
         self.runtime = runtime
         self.endpoint = endpoint
@@ -82,9 +86,15 @@ class Lab:
             if _current is not None and _current.running:
                 _current.load(app_dir)
                 return _current
+            # Our own trace receiver, unless the caller chose the runtime or a collector.
+            tracing = receiver_for() if runtime is None and tracing_endpoint is None else None
+            if tracing is not None:
+                tracing_endpoint = tracing.endpoint
             runtime = runtime or select_runtime(tracing_endpoint=tracing_endpoint)
             with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tourlab-start") as pool:
                 server_up = pool.submit(runtime.start)
+                if tracing is not None:
+                    tracing.start()  # a few ms, while the server starts
                 log = EndpointLog(_config.LAB_HOME / "logs" / f"endpoint-{os.getpid()}.log")
                 log.install()
                 endpoint = Endpoint(bind_host=getattr(runtime, "bind_host", "127.0.0.1"))
@@ -94,8 +104,11 @@ class Lab:
                 except BaseException:
                     endpoint.stop()
                     log.uninstall()
+                    if tracing is not None:
+                        tracing.stop()
                     raise
             lab = cls(runtime, endpoint, log)
+            lab.tracing = tracing
             try:
                 lab.load(app_dir)
             except BaseException:
@@ -119,6 +132,8 @@ class Lab:
         global _current
         self.endpoint.stop()
         self.runtime.stop()
+        if self.tracing is not None:
+            self.tracing.stop()
         self.client.close()
         self.endpoint_log.uninstall()
         if _current is self:
@@ -136,6 +151,7 @@ class Lab:
         if self.app_dir is None:
             raise LabError("No handler folder loaded yet: call lab.load('tour/app') first.")
         began = time.perf_counter()
+        self.endpoint_log.install()  # re-wrap in case something replaced sys.stdout since the last load
         loaded = load_app(self.app_dir)
         previous = self.endpoint.app.current
         self.endpoint.app.current = loaded.app
@@ -243,6 +259,30 @@ class Lab:
         """Kill an invocation without running more of its code."""
         self.client.kill(invocation_id)
 
+    # -- traces and panels -------------------------------------------------------------------
+
+    def trace(self, invocation_id: str | None = None, *, timeout: float = 5.0) -> Trace:
+        """The spans of an invocation's trace (default: the latest one), as Restate exported them.
+
+        Waits up to `timeout` for the spans of a finished invocation to arrive (~0.2 s).
+        Shown in a notebook it is a waterfall; ``print()`` it for the span tree.
+        """
+        if self.tracing is None or not self.tracing.running:
+            why = self.tracing.error if self.tracing is not None else None
+            raise LabError(
+                why
+                or "Tracing is off for this lab: it runs an external Restate or was started with "
+                "TOURLAB_TRACING=off. Point your Restate's --tracing-endpoint at a collector such as Jaeger."
+            )
+        chosen = self._id(invocation_id)
+        return self.tracing.trace_of(self.client, chosen, timeout=timeout)
+
+    def panel(self) -> Any:
+        """All live panels in one widget: invoke bar, journal, state, invocations, timers, trace, faults."""
+        from tourlab.panels import Dashboard
+
+        return Dashboard(self)
+
     # -- faults ------------------------------------------------------------------------------
 
     def stop_endpoint(self) -> None:
@@ -293,9 +333,7 @@ class Lab:
         if cli is None:
             raise LabError(f"The restate CLI is not installed. Install it with:  {_config.INSTALL_HINT}")
         env = {**os.environ, **self.cli_env(), "NO_COLOR": "1", "TERM": "dumb"}
-        done = subprocess.run(
-            [str(cli), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        done = subprocess.run([str(cli), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
             raise LabError(f"restate {' '.join(args)} failed:\n{done.stderr.strip() or done.stdout.strip()}")
         return done.stdout

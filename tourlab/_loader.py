@@ -62,9 +62,7 @@ def load_app(app_dir: Path, *, module: str = "app", attribute: str = "app") -> L
         app = getattr(loaded, attribute)
         services = _services_of(package)
         if not callable(app):
-            raise TypeError(
-                f"{module}.{attribute} is not an ASGI app; create it with restate.app(services=[...])"
-            )
+            raise TypeError(f"{module}.{attribute} is not an ASGI app; create it with restate.app(services=[...])")
     except BaseException as error:  # a learner's module can raise anything; re-raised below
         _detach_package(package)
         sys.modules.update(previous)
@@ -73,9 +71,7 @@ def load_app(app_dir: Path, *, module: str = "app", attribute: str = "app") -> L
 
 
 def _detach_package(package: str) -> dict[str, ModuleType]:
-    detached = {
-        name: mod for name, mod in sys.modules.items() if name == package or name.startswith(package + ".")
-    }
+    detached = {name: mod for name, mod in sys.modules.items() if name == package or name.startswith(package + ".")}
     for name in detached:
         del sys.modules[name]
     return detached
@@ -125,8 +121,4 @@ def _explain(error: BaseException, app_dir: Path) -> HandlerModuleError:
 
 def _display(filename: str) -> str:
     path = Path(filename).resolve()
-    return (
-        str(path.relative_to(_config.PROJECT_ROOT))
-        if path.is_relative_to(_config.PROJECT_ROOT)
-        else str(path)
-    )
+    return str(path.relative_to(_config.PROJECT_ROOT)) if path.is_relative_to(_config.PROJECT_ROOT) else str(path)

@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
+from tourlab._process import pid_alive
+
 ENDPOINT_THREAD_PREFIX = "tourlab-endpoint"
 
 
@@ -44,12 +46,21 @@ class _ThreadRoutedStream(io.TextIOBase):
         return getattr(self.passthrough, name)
 
 
+def clean_stale_logs(log_dir: Path) -> None:
+    """Delete endpoint logs (``endpoint-<pid>.log``) of processes that no longer run."""
+    for log in log_dir.glob("endpoint-*.log"):
+        pid = log.stem.removeprefix("endpoint-")
+        if pid.isdigit() and not pid_alive(int(pid)):
+            log.unlink(missing_ok=True)
+
+
 class EndpointLog:
     """The file that receives handler output, SDK and Hypercorn logs."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_logs(path.parent)
         self._file = path.open("a", buffering=1, encoding="utf-8")
         self._handler = logging.StreamHandler(self._file)
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

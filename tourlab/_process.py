@@ -37,9 +37,7 @@ def _die_with_parent(owner_pid: int) -> None:  # runs in the child between fork 
         os._exit(1)
 
 
-def spawn_owned(
-    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: IO[bytes]
-) -> subprocess.Popen[bytes]:
+def spawn_owned(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
     """Start `argv` in its own session, logging to `log`, killed when this process dies."""
     owner = os.getpid()
     if sys.platform.startswith("linux"):

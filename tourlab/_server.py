@@ -20,7 +20,7 @@ from tourlab._ports import free_port
 from tourlab._process import pid_alive, spawn_owned, terminate
 
 _OWNER_FILE = "owner.json"
-_PORT_CLASH_MARKERS = ("Address already in use", "AddrInUse", "address in use")
+_PORT_CLASH_MARKERS = ("Address in use", "Address already in use", "AddrInUse")
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ class EmbeddedServer:
         self.data_dir = _config.RUN_DIR / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.log_path = self.data_dir / "restate.log"
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
 
     @property
     def admin_url(self) -> str:
@@ -172,6 +173,7 @@ class EmbeddedServer:
         return env
 
     def _launch(self, timeout: float) -> None:
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self._process = spawn_owned(self._command(), env=self._environment(), cwd=self.data_dir, log=log)
         deadline = time.monotonic() + timeout
@@ -179,8 +181,10 @@ class EmbeddedServer:
             while time.monotonic() < deadline:
                 if self._process.poll() is not None:
                     self._fail_early()
-                if _healthy(http, f"{self.admin_url}/health") and _healthy(
-                    http, f"{self.ingress_url}/restate/health"
+                if (
+                    _healthy(http, f"{self.admin_url}/health")
+                    and _healthy(http, f"{self.ingress_url}/restate/health")
+                    and _partition_ready(http, self.admin_url)
                 ):
                     return
                 time.sleep(0.02)
@@ -188,7 +192,9 @@ class EmbeddedServer:
         raise ServerStartError(f"restate-server was not healthy after {timeout:.0f} s. Log: {self.log_path}")
 
     def _fail_early(self) -> None:
-        tail = self.log_path.read_text(errors="replace")[-4000:]
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_offset)
+            tail = log.read().decode(errors="replace")[-4000:]
         if any(marker in tail for marker in _PORT_CLASH_MARKERS):
             raise _PortClashError
         last_lines = "\n".join(tail.strip().splitlines()[-8:])
@@ -200,6 +206,15 @@ class EmbeddedServer:
 
 class _PortClashError(Exception):
     pass
+
+
+def _partition_ready(http: httpx.Client, admin_url: str) -> bool:
+    # Healthy is not ready: queries and invocations wait until the partition has a leader.
+    try:
+        response = http.post(f"{admin_url}/query", json={"query": "SELECT id FROM sys_invocation LIMIT 1"})
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
 
 
 def _healthy(http: httpx.Client, url: str) -> bool:

@@ -21,9 +21,7 @@ async def handle(ctx: Context, order: Order) -> bool:
     # ctx.uuid() is deterministic: every retry of this invocation sees the same key.
     idempotency_key = str(ctx.uuid())
 
-    paid = await ctx.run_typed(
-        "payment", payment_client.call, RunOptions(type_hint=bool), idempotency_key, total_price
-    )
+    paid = await ctx.run_typed("payment", payment_client.call, RunOptions(type_hint=bool), idempotency_key, total_price)
     if paid:
         await ctx.run_typed(
             "email", email_client.notify_user_of_payment_success, RunOptions(type_hint=bool), order["user_id"]

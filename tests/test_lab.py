@@ -1,0 +1,242 @@
+"""The Lab facade: reuse per kernel, restart, endpoint faults, clear errors and the CLI."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tourlab import InvocationError, Lab, LabError
+from tourlab._config import PROJECT_ROOT, cli_binary
+
+
+def test_start_again_reuses_the_running_lab_and_loads_the_folder(lab: Lab):
+    again = Lab.start("tour/part3")
+    assert again is lab
+    assert lab.loaded is not None
+    assert lab.loaded.package == "tour.part3"
+    assert Lab.current() is lab
+
+
+def test_restart_keeps_state_and_a_pending_timer(lab: Lab, unique, monkeypatch):
+    monkeypatch.setenv("TOUR_RESERVATION_SECONDS", "3")
+    lab.load("tour/part3")
+    cart, seat = unique("Mary"), unique("seat")
+    assert lab.call("CartObject", cart, "addTicket", seat) is True
+    expire_id = lab.query(f"SELECT id FROM sys_invocation WHERE target = 'CartObject/{cart}/expireTicket'")[0]["id"]
+    server_pid = lab.runtime.pid
+
+    lab.restart_server()
+
+    assert lab.runtime.pid != server_pid
+    assert lab.state("CartObject", cart) == {"tickets": [seat]}
+    assert lab.state("TicketObject", seat) == {"status": "RESERVED"}
+    assert lab.invocation(expire_id).status == "scheduled"
+    lab.wait_for(expire_id, "completed", timeout=30)
+    assert lab.state("CartObject", cart) == {"tickets": []}
+
+
+def test_invocations_wait_while_the_endpoint_is_down(lab: Lab, unique):
+    lab.load("tour/part3")
+    cart = unique("Mary")
+    lab.stop_endpoint()
+    try:
+        invocation_id = lab.send("CartObject", cart, "addTicket", unique("seat"))
+        stuck = lab.wait_for(invocation_id, "backing-off", timeout=15)
+        assert stuck.retry_count >= 1
+    finally:
+        lab.start_endpoint()
+    lab.resume(invocation_id)
+    assert lab.wait_for(invocation_id, "completed", timeout=15).completion_result == "success"
+    assert len(lab.state("CartObject", cart)["tickets"]) == 1
+
+
+def test_failing_handler_shows_retries_and_the_exception_text(lab: Lab, copy_part, unique):
+    app = copy_part("part1")
+    cart_module = app / "cart_object.py"
+    cart_module.write_text(
+        cart_module.read_text().replace(
+            "    return await ctx.object_call(reserve, key=ticket_id, arg=None)\n",
+            "    await ctx.object_call(reserve, key=ticket_id, arg=None)\n"
+            '    raise RuntimeError("the handler failed after the call")\n',
+        )
+    )
+    lab.load(app)
+    invocation_id = lab.send("CartObject", unique("Mary"), "addTicket", "seat2B")
+
+    failing = lab.wait_for(invocation_id, "backing-off", timeout=15)
+    assert "the handler failed after the call" in (failing.last_failure or "")
+    calls = [entry for entry in lab.journal(invocation_id) if entry.entry_type == "Command: Call"]
+    assert len(calls) == 1  # reserve ran once; retries replay its journaled result
+
+    cart_module.write_text(
+        cart_module.read_text().replace(
+            '    raise RuntimeError("the handler failed after the call")\n', "    return True\n"
+        )
+    )
+    lab.reload()
+    lab.resume(invocation_id)
+    assert lab.wait_for(invocation_id, "completed", timeout=15).completion_result == "success"
+
+
+def test_call_to_unknown_handler_says_what_restate_said(lab: Lab):
+    lab.load("tour/part1")
+    with pytest.raises(InvocationError, match="handler 'nope' was not found") as raised:
+        lab.call("CartObject", "Mary", "nope", "x")
+    assert raised.value.status_code == 404
+
+
+def test_malformed_json_body_gets_a_readable_answer(lab: Lab):
+    lab.load("tour/part1")
+    response = httpx.post(
+        f"{lab.ingress_url}/CartObject/Mary/addTicket",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 500
+    assert "Unable to parse an input argument" in response.json()["message"]
+
+
+def test_non_json_argument_is_rejected_before_sending(lab: Lab):
+    with pytest.raises(LabError, match="must be JSON data"):
+        lab.call("CartObject", "Mary", "addTicket", object())
+
+
+def test_a_call_that_never_answers_times_out_with_advice(lab: Lab, copy_part, unique):
+    app = copy_part("part1")
+    module = app / "ticket_object.py"
+    module.write_text(
+        module.read_text().replace(
+            "async def reserve(ctx: ObjectContext) -> bool:\n",
+            'async def reserve(ctx: ObjectContext) -> bool:\n    raise RuntimeError("always failing")\n',
+        )
+    )
+    lab.load(app)
+    cart = unique("Mary")
+    with pytest.raises(InvocationError, match="probably retrying"):
+        lab.call("CartObject", cart, "addTicket", "seat2B", timeout=1.5)
+    for invocation in lab.invocations(limit=50):
+        if invocation.status != "completed" and invocation.target.startswith(("CartObject/" + cart, "TicketObject")):
+            lab.kill(invocation.id)
+
+
+def test_endpoint_port_in_use_is_a_clear_error(lab: Lab):
+    port = lab.endpoint.port
+    lab.stop_endpoint()
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the old socket may be in TIME_WAIT
+    squatter.bind((lab.endpoint.bind_host, port))
+    squatter.listen()
+    try:
+        with pytest.raises(LabError, match=f"Port {port} .* already in use"):
+            lab.start_endpoint()
+    finally:
+        squatter.close()
+        lab.start_endpoint()
+    assert lab.endpoint.running
+
+
+def test_cli_lists_invocations_and_reads_state(lab: Lab, unique):
+    lab.load("tour/part3")
+    cart, seat = unique("Mary"), unique("seat")
+    lab.call("CartObject", cart, "addTicket", seat)
+
+    listed = lab.cli("invocations", "list", "--all")
+    assert f"CartObject/{cart}/addTicket" in listed
+
+    state = lab.cli("kv", "get", "CartObject", cart)
+    assert seat in state
+
+    rows = lab.cli("sql", f"SELECT status FROM sys_invocation WHERE target = 'CartObject/{cart}/addTicket'")
+    assert "completed" in rows
+
+
+def test_shell_restate_command_reaches_the_kernels_server(lab: Lab, unique):
+    # What `!restate ...` in a notebook does: a subshell with the kernel's environment.
+    lab.load("tour/part3")
+    cart = unique("Mary")
+    lab.call("CartObject", cart, "addTicket", unique("seat"))
+    done = subprocess.run(
+        ["sh", "-c", f"restate invocations list --all | grep -q 'Target: *CartObject/{cart}/addTicket'"],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cli_binary() is not None
+
+
+@pytest.mark.parametrize("part", ["part1", "part4"])
+def test_each_part_runs_with_hypercorn_exactly_as_the_tour_says(part: str, unique):
+    from tourlab import EmbeddedServer, RestateClient
+    from tourlab._ports import free_port
+
+    port = free_port()
+    server = EmbeddedServer()
+    server.start()
+    endpoint = subprocess.Popen(
+        [sys.executable, "-m", "hypercorn", "-b", f"localhost:{port}", f"tour/{part}/app:app"],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = RestateClient(server.admin_url, server.ingress_url)
+    try:
+        _register_when_up(client, f"http://localhost:{port}")
+        assert client.call("CartObject", "Mary", "addTicket", "seat2B") is True
+    finally:
+        client.close()
+        endpoint.terminate()
+        endpoint.wait()
+        server.stop()
+
+
+def test_learner_app_runs_with_the_hypercorn_config_file(unique):
+    from tourlab import EmbeddedServer, RestateClient
+    from tourlab._ports import free_port
+
+    port = free_port()
+    server = EmbeddedServer()
+    server.start()
+    endpoint = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--config",
+            "hypercorn-config.toml",
+            "-b",
+            f"127.0.0.1:{port}",
+            "tour/app/app:app",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = RestateClient(server.admin_url, server.ingress_url)
+    try:
+        answer = _register_when_up(client, f"http://127.0.0.1:{port}")
+        assert {s["name"] for s in answer["services"]} == {"CartObject", "CheckoutService", "TicketObject"}
+        assert client.call("CartObject", "Mary", "addTicket", "seat2B") is True  # the skeleton's stub
+    finally:
+        client.close()
+        endpoint.terminate()
+        endpoint.wait()
+        server.stop()
+
+
+def _register_when_up(client, uri: str, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.register(uri)
+        except LabError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

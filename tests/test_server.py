@@ -1,0 +1,146 @@
+"""The embedded restate-server: start, stop, restart, ports, orphans and missing binaries."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tourlab import EmbeddedServer, ServerNotInstalledError
+from tourlab._config import PROJECT_ROOT
+from tourlab._process import pid_alive
+from tourlab._server import clean_stale_data_dirs
+
+
+def _wait_until(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_start_serves_admin_and_ingress_then_stop_removes_everything():
+    server = EmbeddedServer()
+    server.start()
+    try:
+        assert httpx.get(f"{server.admin_url}/health").status_code == 200
+        assert httpx.get(f"{server.ingress_url}/restate/health").status_code == 200
+        assert server.data_dir.is_dir()
+        assert "Starting Restate Server" in server.log_path.read_text()
+        pid = server.pid
+    finally:
+        server.stop()
+    assert pid is not None
+    assert not pid_alive(pid)
+    assert not server.data_dir.exists()
+
+
+def test_server_runs_in_its_own_session():
+    server = EmbeddedServer()
+    server.start()
+    try:
+        assert os.getsid(server.pid) != os.getsid(0)
+    finally:
+        server.stop()
+
+
+def test_port_taken_before_start_is_replaced_by_a_free_one():
+    server = EmbeddedServer()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", server.ports.ingress))
+    blocker.listen()
+    taken = server.ports.ingress
+    try:
+        server.start()
+        assert server.ports.ingress != taken
+        assert httpx.get(f"{server.ingress_url}/restate/health").status_code == 200
+    finally:
+        server.stop()
+        blocker.close()
+
+
+def test_missing_binary_says_how_to_install(monkeypatch):
+    monkeypatch.setenv("RESTATE_SERVER_BIN", "/nonexistent/restate-server")
+    with pytest.raises(ServerNotInstalledError, match="npm ci"):
+        EmbeddedServer()
+
+
+def test_stale_data_dirs_of_dead_owners_are_removed(tmp_path: Path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / "owner.json").write_text(json.dumps({"pid": int(dead.stdout), "started": 0}))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    alive = tmp_path / "alive"
+    alive.mkdir()
+    import psutil
+
+    me = psutil.Process()
+    (alive / "owner.json").write_text(json.dumps({"pid": me.pid, "started": me.create_time()}))
+
+    removed = clean_stale_data_dirs(tmp_path)
+
+    assert sorted(p.name for p in removed) == ["broken", "stale"]
+    assert alive.is_dir()
+
+
+_OWNER_SCRIPT = textwrap.dedent(
+    """
+    import signal, sys, time
+    from tourlab import Lab
+    lab = Lab.start("tour/part1")
+    print(lab.runtime.pid, lab.admin_url, flush=True)
+    try:
+        time.sleep(120)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        time.sleep(120)
+    """
+)
+
+
+def _start_owner() -> tuple[subprocess.Popen[str], int, str]:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER_SCRIPT],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert owner.stdout is not None
+    pid_text, admin_url = owner.stdout.readline().split()
+    return owner, int(pid_text), admin_url
+
+
+def test_no_orphan_server_after_owner_is_sigkilled():
+    owner, server_pid, _ = _start_owner()
+    assert pid_alive(server_pid)
+    owner.kill()  # what nbval and a kernel crash do: no atexit, no cleanup code runs
+    owner.wait()
+    assert _wait_until(lambda: not pid_alive(server_pid)), "restate-server outlived its owner"
+
+
+def test_interrupting_the_kernel_does_not_stop_the_server():
+    owner, server_pid, admin_url = _start_owner()
+    try:
+        os.killpg(owner.pid, signal.SIGINT)  # Jupyter's interrupt: SIGINT to the kernel's process group
+        assert owner.stdout is not None
+        assert owner.stdout.readline().strip() == "interrupted"
+        assert pid_alive(server_pid)
+        assert httpx.get(f"{admin_url}/health").status_code == 200
+    finally:
+        owner.kill()
+        owner.wait()
+    assert _wait_until(lambda: not pid_alive(server_pid))
