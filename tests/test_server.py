@@ -77,7 +77,9 @@ def test_missing_binary_says_how_to_install(monkeypatch):
 
 
 def test_stale_data_dirs_of_dead_owners_are_removed(tmp_path: Path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     stale = tmp_path / "stale"
     stale.mkdir()
     (stale / "owner.json").write_text(json.dumps({"pid": int(dead.stdout), "started": 0}))

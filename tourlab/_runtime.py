@@ -22,7 +22,7 @@ import httpx
 
 from tourlab import _config
 from tourlab._docker import NO_ENGINE_HINT, DockerRestate, docker_available
-from tourlab._errors import RuntimeUnavailableError
+from tourlab._errors import RuntimeUnavailableError, ServerNotInstalledError
 from tourlab._server import EmbeddedServer
 
 #: Set by a lab when it exports its own URLs for the CLI, so children don't mistake them for external.
@@ -160,7 +160,7 @@ def runtime_kind(env: Mapping[str, str] | None = None) -> str:
             f"{RUNTIME_VAR}={forced!r} is not one of: embedded, docker "
             "(for an external Restate set RESTATE_ADMIN_URL instead)."
         )
-    # Forced embedded without a binary: EmbeddedServer explains how to install it.
+    # Forced embedded without a binary: select_runtime explains how to install it.
     if forced == "embedded" or _embedded_binary(env) is not None:
         return "embedded"
     if docker_available(env):
@@ -181,7 +181,43 @@ def select_runtime(env: Mapping[str, str] | None = None, *, tracing_endpoint: st
         return ExternalRestate(*settings, jaeger_url=env.get("TOURLAB_JAEGER_URL"))
     if kind == "docker":
         return DockerRestate(tracing_endpoint=tracing_endpoint)
-    return EmbeddedServer(binary=_embedded_binary(env), tracing_endpoint=tracing_endpoint)
+    binary = _embedded_binary(env)
+    if binary is None:
+        raise ServerNotInstalledError(
+            f"{RUNTIME_VAR}=embedded, but restate-server {_config.restate_version()} is not installed. "
+            f"Install the pinned binary with:  {_config.INSTALL_HINT}"
+        )
+    return EmbeddedServer(binary=binary, tracing_endpoint=tracing_endpoint)
+
+
+def browser_url(port: int, path: str = "/", env: Mapping[str, str] | None = None) -> str:
+    """A link the learner's browser can open to a web UI listening on `port` next to the kernel.
+
+    On JupyterHub / Binder (``JUPYTERHUB_SERVICE_PREFIX`` set) it goes through
+    jupyter-server-proxy: ``<prefix>proxy/<port>/<path>``; elsewhere ``http://127.0.0.1:<port>/<path>``.
+    """
+    env = os.environ if env is None else env
+    path = "/" + path.lstrip("/")
+    prefix = env.get("JUPYTERHUB_SERVICE_PREFIX")
+    if prefix:
+        return f"{prefix.rstrip('/')}/proxy/{port}{path}"
+    return f"http://127.0.0.1:{port}{path}"
+
+
+def restate_ui_url(runtime: Runtime, env: Mapping[str, str] | None = None) -> str | None:
+    """Where the browser finds Restate's UI, or None where it cannot work (behind a path prefix).
+
+    ``TOURLAB_RESTATE_UI_URL`` wins (docker compose sets http://localhost:9070/ui/).
+    """
+    env = os.environ if env is None else env
+    override = env.get("TOURLAB_RESTATE_UI_URL")
+    if override:
+        return override
+    if env.get("JUPYTERHUB_SERVICE_PREFIX"):
+        return None  # the UI loads its assets from absolute paths, so the proxy cannot serve it
+    if runtime.kind == "external" and host_of(runtime.admin_url) not in _LOCAL_HOSTS:
+        return None  # e.g. http://restate:9070 is a name only the lab container knows
+    return f"{runtime.admin_url}/ui/"
 
 
 def host_of(url: str) -> str:

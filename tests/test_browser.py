@@ -1,0 +1,164 @@
+"""The course as a learner sees it: JupyterLab in headless Chromium, driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tourlab._config import PROJECT_ROOT
+from tourlab._ports import free_port
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("TOURLAB_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
+ARTIFACTS = PROJECT_ROOT / "artifacts" / "browser"
+CELL_TIMEOUT_MS = 90_000
+
+
+class JupyterLab:
+    """A JupyterLab server on a random port serving a scratch copy of the notebooks."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.log = (ARTIFACTS / "jupyterlab.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+                "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=root,
+        )  # fmt: skip
+        self._wait_ready()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/lab/tree/{path}?token={self.token}&reset"
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"jupyter lab exited early; see {ARTIFACTS / 'jupyterlab.log'}")
+            try:
+                if httpx.get(f"{self.base_url}/api/status?token={self.token}").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"jupyter lab did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        # Shut kernels down through the API first so each kernel stops its own Restate.
+        try:
+            for kernel in httpx.get(f"{self.base_url}/api/kernels?token={self.token}").json():
+                httpx.delete(f"{self.base_url}/api/kernels/{kernel['id']}?token={self.token}", timeout=10)
+        except httpx.HTTPError:
+            pass
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    root = tmp_path_factory.mktemp("lab-root")
+    # A copy, so the browser's autosave never rewrites the committed notebooks.
+    shutil.copytree(PROJECT_ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    server = JupyterLab(root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}. Install it with `apt-get install chromium` "
+            "(./course test does this as root on Debian) or set TOURLAB_CHROMIUM to its path."
+        )
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+        except Error as error:
+            pytest.fail(f"Chromium at {CHROMIUM} could not start: {error}")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, jupyterlab: JupyterLab, request: pytest.FixtureRequest):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"), full_page=False)
+    context.close()
+
+
+def open_notebook(page, jupyterlab: JupyterLab, name: str) -> None:
+    page.goto(jupyterlab.url(f"notebooks/{name}"))
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=60_000)
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
+        " && w.sessionContext.session.kernel.status === 'idle'; }",
+        timeout=60_000,
+    )
+
+
+def run_all_cells(page) -> None:
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # Done when every code cell has an execution count and the kernel is idle.
+    page.wait_for_function(
+        "() => { const nb = window.jupyterapp.shell.currentWidget;"
+        " const cells = nb.content.widgets.filter(c => c.model.type === 'code');"
+        " const busy = nb.sessionContext.session.kernel.status !== 'idle';"
+        " return !busy && cells.every(c => c.model.executionCount !== null); }",
+        timeout=CELL_TIMEOUT_MS * 3,
+        polling=500,
+    )
+
+
+def error_outputs(page) -> list[str]:
+    return page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.widgets"
+        ".filter(c => c.model.type === 'code')"
+        ".flatMap(c => { const outs = []; const m = c.model.outputs;"
+        " for (let i = 0; i < m.length; i++) { const o = m.get(i).toJSON();"
+        " if (o.output_type === 'error' && !(c.model.getMetadata('tags') || []).includes('raises-exception'))"
+        " outs.push(o.ename + ': ' + o.evalue); } return outs; })"
+    )
+
+
+def test_getting_started_runs_top_to_bottom_and_reserves_a_seat(page, jupyterlab: JupyterLab):
+    open_notebook(page, jupyterlab, "00_getting_started.ipynb")
+    run_all_cells(page)
+
+    assert error_outputs(page) == []
+    first_call = page.locator(".jp-OutputArea-output", has_text=re.compile(r"^True$")).first
+    first_call.scroll_into_view_if_needed()
+    assert first_call.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "getting_started.png"))

@@ -1,0 +1,157 @@
+"""docker compose and the lab image, checked without a Docker engine; versions have one source of truth.
+
+package.json pins @restatedev/restate-server; the compose file's Restate image, the lock file,
+the Docker settings and the docs must all say the same version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tourlab import _config
+from tourlab._runtime import ExternalRestate, browser_url, host_of, restate_ui_url, select_runtime
+
+ROOT = _config.PROJECT_ROOT
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+NOTEBOOK = "notebooks/00_getting_started.ipynb"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def image_name(image: str) -> str:
+    """``docker.io/restatedev/restate:1.2.3`` -> ``restatedev/restate:1.2.3``."""
+    return image.removeprefix("docker.io/")
+
+
+def container_ports(service: dict[str, Any]) -> dict[int, int]:
+    """container port -> host port, from short-syntax ``[ip:]host:container`` entries."""
+    mapping = {}
+    for entry in service.get("ports", []):
+        *rest, container = str(entry).split(":")
+        mapping[int(container)] = int(rest[-1]) if rest else int(container)
+    return mapping
+
+
+def test_compose_has_restate_jaeger_and_the_lab(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"restate", "jaeger", "lab"}
+
+
+def test_compose_restate_is_the_pinned_version_and_traces_to_jaeger(compose: dict[str, Any]) -> None:
+    restate = compose["services"]["restate"]
+    assert image_name(restate["image"]) == _config.docker_image()
+    assert image_name(restate["image"]) == f"restatedev/restate:{_config.restate_version()}"
+    env = restate["environment"]
+    assert env["RESTATE_TRACING_ENDPOINT"] == "http://jaeger:4317"
+    assert {8080, 9070} <= set(container_ports(restate))
+    # The same small-footprint settings as the embedded server, where the compose file sets them.
+    for name, value in env.items():
+        if name in _config.SERVER_ENV:
+            assert str(value) == _config.SERVER_ENV[name], name
+
+
+def test_compose_jaeger_is_a_pinned_2x_with_ui_and_otlp(compose: dict[str, Any]) -> None:
+    jaeger = compose["services"]["jaeger"]
+    assert re.fullmatch(r"jaegertracing/jaeger:2\.\d+\.\d+", image_name(jaeger["image"])), jaeger["image"]
+    ports = container_ports(jaeger)
+    assert ports[16686] == 16686
+    assert 4317 in ports
+
+
+def test_compose_lab_uses_the_compose_restate(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    lab = services["lab"]
+    assert lab["build"] == "."
+    assert container_ports(lab)[8888] == 8888
+    assert {"restate", "jaeger"} <= set(lab["depends_on"])
+    env = {name: str(value) for name, value in lab["environment"].items()}
+    assert env["RESTATE_ADMIN_URL"] == "http://restate:9070"
+    assert env["RESTATE_INGRESS_URL"] == "http://restate:8080"
+    assert env["TOURLAB_ENDPOINT_HOST"] == "lab"
+    assert env["TOURLAB_JAEGER_URL"] == "http://localhost:16686"
+    # Every host name the lab is told about is a service of this compose file.
+    assert host_of(env["RESTATE_ADMIN_URL"]) in services
+    assert host_of(env["RESTATE_INGRESS_URL"]) in services
+    assert env["TOURLAB_ENDPOINT_HOST"] in services
+    # ...and the URL ports are ports the restate container listens on.
+    restate_ports = container_ports(services["restate"])
+    assert int(env["RESTATE_ADMIN_URL"].rsplit(":", 1)[1]) in restate_ports
+    assert int(env["RESTATE_INGRESS_URL"].rsplit(":", 1)[1]) in restate_ports
+    # Browser links point at ports published on the host.
+    assert int(env["TOURLAB_JAEGER_URL"].rsplit(":", 1)[1]) == container_ports(services["jaeger"])[16686]
+
+
+def test_compose_lab_environment_selects_the_external_runtime(compose: dict[str, Any]) -> None:
+    env = {name: str(value) for name, value in compose["services"]["lab"]["environment"].items()}
+    runtime = select_runtime(env)
+    assert isinstance(runtime, ExternalRestate)
+    assert runtime.admin_url == "http://restate:9070"
+    assert runtime.ingress_url == "http://restate:8080"
+    # The restate container registers http://lab:<port>: the endpoint must listen beyond loopback.
+    assert runtime.endpoint_host == "lab"
+    assert runtime.bind_host == "0.0.0.0"
+    assert runtime.jaeger_url == "http://localhost:16686"
+    assert restate_ui_url(runtime, env) == "http://localhost:9070/ui/"
+    assert browser_url(16686, env=env) == "http://127.0.0.1:16686/"
+
+
+def test_lab_image_is_built_from_the_repository_pins() -> None:
+    dockerfile = DOCKERFILE.read_text()
+    assert "COPY package.json package-lock.json" in dockerfile
+    assert "npm ci" in dockerfile
+    assert "pip install -r requirements.txt" in dockerfile
+    # No version of Restate of its own: it comes from package-lock.json.
+    assert not re.search(r"restate[-_a-z]*[@:= ]v?\d+\.\d+\.\d+", dockerfile, re.IGNORECASE)
+    # Base images are pinned to exact versions.
+    for base in re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE):
+        assert re.search(r":\d+\.\d+\.\d+-", base), f"unpinned base image {base}"
+    # The same Python minor as Binder, and the same first notebook as ./course.
+    python = re.search(r"^FROM\s+\S*python:(\d+\.\d+)\.\d+", dockerfile, re.MULTILINE)
+    assert python is not None
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == f"python-{python.group(1)}"
+    assert f"--LabApp.default_url=/lab/tree/{NOTEBOOK}" in dockerfile
+    assert "--ip=0.0.0.0" in dockerfile
+    assert "USER " in dockerfile  # kernels do not run as root
+
+
+def test_docker_build_context_leaves_local_installs_out() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".venv", "node_modules", ".tourlab", ".git"} <= ignored
+
+
+def _text_files() -> list[Path]:
+    names = ["docker-compose.yml", "Dockerfile", "README.md", "course", "requirements.txt"]
+    files = [ROOT / name for name in names]
+    files += sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "binder").glob("*"))
+    return [path for path in files if path.is_file()]
+
+
+def test_every_restate_version_in_the_repository_is_the_pinned_one() -> None:
+    version = _config.restate_version()
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    for package in (_config.SERVER_PACKAGE, _config.CLI_PACKAGE):
+        assert lock["packages"][f"node_modules/{package}"]["version"] == version, package
+    assert json.loads((ROOT / "package.json").read_text())["dependencies"][_config.CLI_PACKAGE] == version
+    patterns = [
+        r"restatedev/restate:(\d+\.\d+\.\d+)",
+        r"@restatedev/restate(?:-server)?@(\d+\.\d+\.\d+)",
+        r"restate-server (\d+\.\d+\.\d+)",
+    ]
+    found = {
+        (path.name, match)
+        for path in _text_files()
+        for pattern in patterns
+        for match in re.findall(pattern, path.read_text())
+    }
+    drifted = {item for item in found if item[1] != version}
+    assert not drifted, f"versions other than package.json's {version}: {sorted(drifted)}"
+    assert ("docker-compose.yml", version) in found

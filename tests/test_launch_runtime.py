@@ -1,0 +1,333 @@
+"""The runtime-selection rule, the Docker (testcontainers) settings, and an external Restate for real.
+
+The rule is tested branch by branch with explicit environment mappings. ``DOCKER_HOST`` points
+at a socket that does not exist wherever "no engine" must hold, so the tests mean the same on a
+laptop with Docker. The external mode runs a real lab in a subprocess (the lab is one per
+process) against a second embedded restate-server started here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tourlab import _config
+from tourlab._docker import (
+    ADMIN_PORT,
+    HOST_FROM_CONTAINER,
+    INGRESS_PORT,
+    DockerRestate,
+    container_settings,
+    docker_available,
+    reachable_from_container,
+)
+from tourlab._errors import RuntimeUnavailableError, ServerNotInstalledError
+from tourlab._ports import free_port
+from tourlab._runtime import (
+    EXPORTED_MARKER,
+    ExternalRestate,
+    browser_url,
+    restate_ui_url,
+    runtime_kind,
+    select_runtime,
+)
+from tourlab._server import EmbeddedServer
+
+NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/tourlab-test-docker.sock"}
+MISSING_BINARY = {"RESTATE_SERVER_BIN": "/nonexistent/restate-server"}
+ENGINE = docker_available()
+needs_engine = pytest.mark.skipif(
+    not ENGINE,
+    reason="no Docker engine answers here (docker.from_env().ping() failed); start Docker to run this test",
+)
+
+
+# -- the rule, branch by branch -----------------------------------------------------------------
+
+
+def test_rule_1_external_when_admin_url_is_set() -> None:
+    env = {
+        **NO_DOCKER,
+        "RESTATE_ADMIN_URL": "http://restate:9070/",
+        "RESTATE_INGRESS_URL": "http://restate:8080",
+        "TOURLAB_ENDPOINT_HOST": "lab",
+        "TOURLAB_JAEGER_URL": "http://localhost:16686/",
+        "TOURLAB_RUNTIME": "docker",  # rule 1 comes first: an explicit Restate wins
+    }
+    runtime = select_runtime(env)
+    assert isinstance(runtime, ExternalRestate)
+    assert runtime_kind(env) == "external"
+    assert runtime.admin_url == "http://restate:9070"
+    assert runtime.ingress_url == "http://restate:8080"
+    assert runtime.endpoint_host == "lab"
+    assert runtime.bind_host == "0.0.0.0"  # Restate reaches the endpoint from another host
+    assert runtime.jaeger_url == "http://localhost:16686"
+
+
+def test_rule_1_external_on_this_host_keeps_the_endpoint_on_loopback() -> None:
+    env = {"RESTATE_ADMIN_URL": "http://127.0.0.1:9070", "RESTATE_INGRESS_URL": "http://127.0.0.1:8080"}
+    runtime = select_runtime(env)
+    assert (runtime.endpoint_host, runtime.bind_host) == ("127.0.0.1", "127.0.0.1")
+    explicit = select_runtime({**env, "TOURLAB_ENDPOINT_HOST": "10.0.0.7", "TOURLAB_ENDPOINT_BIND": "10.0.0.7"})
+    assert (explicit.endpoint_host, explicit.bind_host) == ("10.0.0.7", "10.0.0.7")
+
+
+def test_rule_1_needs_the_ingress_url_too() -> None:
+    with pytest.raises(RuntimeUnavailableError, match="RESTATE_INGRESS_URL"):
+        select_runtime({"RESTATE_ADMIN_URL": "http://restate:9070"})
+
+
+def test_rule_1_ignores_the_urls_a_lab_exported_for_its_cli() -> None:
+    # A kernel's lab exports its own server's URLs (for `!restate ...`); a child is not "external".
+    env = {
+        "RESTATE_ADMIN_URL": "http://127.0.0.1:41234",
+        "RESTATE_INGRESS_URL": "http://127.0.0.1:41235",
+        EXPORTED_MARKER: "http://127.0.0.1:41234",
+        **NO_DOCKER,
+    }
+    assert runtime_kind(env) == "embedded"
+    assert isinstance(select_runtime(env), EmbeddedServer)
+
+
+def test_rule_2_forced_docker_without_an_engine_says_so() -> None:
+    with pytest.raises(RuntimeUnavailableError, match="TOURLAB_RUNTIME=docker, but no Docker engine answers"):
+        select_runtime({"TOURLAB_RUNTIME": "docker", **NO_DOCKER})
+
+
+@needs_engine
+@pytest.mark.docker
+def test_rule_2_forced_docker_with_an_engine() -> None:
+    runtime = select_runtime({"TOURLAB_RUNTIME": "Docker"})
+    assert isinstance(runtime, DockerRestate)
+    assert runtime.endpoint_host == HOST_FROM_CONTAINER
+
+
+def test_rule_2_forced_embedded_without_the_binary_explains_the_install() -> None:
+    env = {"TOURLAB_RUNTIME": "embedded", **MISSING_BINARY, **NO_DOCKER}
+    assert runtime_kind(env) == "embedded"
+    with pytest.raises(ServerNotInstalledError, match="npm ci"):
+        select_runtime(env)
+
+
+@pytest.mark.parametrize("value", ["kubernetes", "external"])
+def test_rule_2_unknown_or_incomplete_choices_are_refused(value: str) -> None:
+    with pytest.raises(RuntimeUnavailableError, match=f"TOURLAB_RUNTIME={value}|'{value}'"):
+        select_runtime({"TOURLAB_RUNTIME": value, **NO_DOCKER})
+
+
+def test_rule_3_embedded_binary_from_npm_by_default() -> None:
+    runtime = select_runtime(dict(NO_DOCKER), tracing_endpoint="http://127.0.0.1:4317")
+    assert isinstance(runtime, EmbeddedServer)
+    assert runtime.binary == _config.server_binary()
+    assert runtime.tracing_endpoint == "http://127.0.0.1:4317"
+    assert (runtime.endpoint_host, runtime.bind_host) == ("127.0.0.1", "127.0.0.1")
+
+
+@needs_engine
+@pytest.mark.docker
+def test_rule_4_docker_when_no_binary_but_an_engine() -> None:
+    env = {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")} | MISSING_BINARY
+    assert runtime_kind(env) == "docker"
+
+
+def test_rule_5_nothing_available_lists_the_three_options() -> None:
+    with pytest.raises(RuntimeUnavailableError) as raised:
+        select_runtime({**MISSING_BINARY, **NO_DOCKER})
+    message = str(raised.value)
+    assert "1. embedded" in message
+    assert _config.INSTALL_HINT in message
+    assert "2. Docker" in message
+    assert "3. external" in message
+    assert "RESTATE_ADMIN_URL" in message
+    assert "RESTATE_INGRESS_URL" in message
+    assert "TOURLAB_ENDPOINT_HOST" in message
+
+
+# -- links for the browser -------------------------------------------------------------------------
+
+
+def test_links_go_through_jupyter_server_proxy_on_a_hub() -> None:
+    assert browser_url(16686, "/search", {"JUPYTERHUB_SERVICE_PREFIX": "/user/ada/"}) == (
+        "/user/ada/proxy/16686/search"
+    )
+    assert browser_url(16686, env={}) == "http://127.0.0.1:16686/"
+
+
+def test_restate_ui_link_only_where_it_can_work() -> None:
+    local = ExternalRestate("http://127.0.0.1:9070", "http://127.0.0.1:8080", "127.0.0.1", "127.0.0.1")
+    compose = ExternalRestate("http://restate:9070", "http://restate:8080", "lab", "0.0.0.0")
+    assert restate_ui_url(local, {}) == "http://127.0.0.1:9070/ui/"
+    assert restate_ui_url(local, {"JUPYTERHUB_SERVICE_PREFIX": "/user/ada/"}) is None
+    assert restate_ui_url(compose, {}) is None
+    assert restate_ui_url(compose, {"TOURLAB_RESTATE_UI_URL": "http://localhost:9070/ui/"}) == (
+        "http://localhost:9070/ui/"
+    )
+
+
+# -- Docker via testcontainers: the configuration, without an engine ---------------------------------
+
+
+def test_container_runs_the_pinned_image_and_reaches_the_host() -> None:
+    settings = container_settings(host_ports={INGRESS_PORT: 18080, ADMIN_PORT: 19070})
+    assert settings["image"] == f"restatedev/restate:{_config.restate_version()}"
+    assert settings["image"] == _config.docker_image()
+    assert settings["ports"] == {INGRESS_PORT: 18080, ADMIN_PORT: 19070}
+    assert settings["extra_hosts"] == {"host.docker.internal": "host-gateway"}
+    assert settings["env"].items() >= _config.SERVER_ENV.items()
+    assert "RESTATE_TRACING_ENDPOINT" not in settings["env"]
+
+
+def test_container_host_ports_are_fixed_and_distinct() -> None:
+    ports = container_settings()["ports"]
+    assert set(ports) == {INGRESS_PORT, ADMIN_PORT}
+    assert len(set(ports.values())) == 2
+    assert all(isinstance(port, int) and port > 0 for port in ports.values())
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("http://127.0.0.1:4317", "http://host.docker.internal:4317"),
+        ("http://localhost:4317", "http://host.docker.internal:4317"),
+        ("otlp+http://127.0.0.1:4318/v1/traces", "otlp+http://host.docker.internal:4318/v1/traces"),
+        ("http://host.docker.internal:4317", "http://host.docker.internal:4317"),
+        ("http://jaeger:4317", "http://jaeger:4317"),
+    ],
+)
+def test_container_sends_traces_to_the_kernel_via_host_docker_internal(given: str, sent: str) -> None:
+    assert reachable_from_container(given) == sent
+    assert container_settings(given)["env"]["RESTATE_TRACING_ENDPOINT"] == sent
+
+
+def test_docker_runtime_advertises_the_endpoint_to_the_container() -> None:
+    assert DockerRestate.endpoint_host == "host.docker.internal"
+    assert DockerRestate.bind_host == "0.0.0.0"
+
+
+@pytest.mark.skipif(ENGINE, reason="a Docker engine answers here")
+def test_docker_runtime_without_an_engine_says_what_to_do() -> None:
+    with pytest.raises(RuntimeUnavailableError, match="no Docker engine answers"):
+        DockerRestate()
+
+
+# -- running labs for real in a subprocess ----------------------------------------------------------
+
+LAB_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import psutil
+    from tourlab import Lab
+
+    cart, seat = sys.argv[1], sys.argv[2]
+    lab = Lab.start("tour/part3")
+    try:
+        first = lab.call("CartObject", cart, "addTicket", seat)
+        second = lab.call("CartObject", cart, "addTicket", seat)
+        children = [p.name() for p in psutil.Process().children(recursive=True)]
+        print(json.dumps({
+            "results": [first, second],
+            "kind": lab.runtime.kind,
+            "admin_url": lab.admin_url,
+            "endpoint_url": lab.endpoint_url,
+            "bind_host": lab.endpoint.bind_host,
+            "children": children,
+        }))
+    finally:
+        lab.stop()
+    """
+)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment minus what a lab exported, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESTATE_", "TOURLAB_"))}
+    return {**env, **extra}
+
+
+def run_lab(env: dict[str, str], cart: str, seat: str, timeout: float = 180) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", LAB_SCRIPT, cart, seat],
+        cwd=_config.PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, f"lab subprocess failed:\n{done.stdout}\n{done.stderr}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def external_server() -> Iterator[EmbeddedServer]:
+    """A second embedded restate-server, standing in for 'someone else's Restate'."""
+    server = EmbeddedServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _endpoint_hosts() -> list[str]:
+    hosts = ["127.0.0.1"]
+    try:
+        socket.gethostbyname(socket.gethostname())
+        hosts.append(socket.gethostname())  # a host *name*, as `lab` in docker compose
+    except OSError:
+        pass
+    return hosts
+
+
+@pytest.mark.parametrize("endpoint_host", _endpoint_hosts())
+def test_external_restate_for_real(external_server: EmbeddedServer, endpoint_host: str, tmp_path: Path, unique) -> None:
+    cart, seat = unique("ext-cart"), unique("seat")
+    env = clean_env(
+        RESTATE_ADMIN_URL=external_server.admin_url,
+        RESTATE_INGRESS_URL=external_server.ingress_url,
+        TOURLAB_ENDPOINT_HOST=endpoint_host,
+        TOURLAB_HOME=str(tmp_path / "home"),
+    )
+    seen = run_lab(env, cart, seat)
+
+    assert seen["results"] == [True, False]
+    assert seen["kind"] == "external"
+    assert seen["admin_url"] == external_server.admin_url
+    assert seen["endpoint_url"].startswith(f"http://{endpoint_host}:")
+    assert seen["bind_host"] == ("127.0.0.1" if endpoint_host == "127.0.0.1" else "0.0.0.0")
+    # The lab started no restate-server of its own: no such child, no data dir.
+    assert not any("restate" in name for name in seen["children"]), seen["children"]
+    assert not any((tmp_path / "home" / "run").glob("*"))
+    # The calls really went through the external server, which kept the cart's state.
+    rows = httpx.post(
+        f"{external_server.admin_url}/query",
+        json={"query": f"SELECT value_utf8 FROM state WHERE service_key = '{cart}' AND key = 'tickets'"},
+        headers={"accept": "application/json"},
+        timeout=10,
+    ).json()["rows"]
+    assert [json.loads(row["value_utf8"]) for row in rows] == [[seat]]
+
+
+def test_external_restate_that_does_not_answer_says_which_url() -> None:
+    port = free_port()
+    runtime = ExternalRestate(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}", "127.0.0.1", "127.0.0.1")
+    with pytest.raises(RuntimeUnavailableError, match=f"127.0.0.1:{port}/health"):
+        runtime.start(timeout=0.3)
+
+
+@needs_engine
+@pytest.mark.docker
+def test_docker_runtime_for_real(tmp_path: Path, unique) -> None:
+    env = clean_env(TOURLAB_RUNTIME="docker", TOURLAB_HOME=str(tmp_path / "home"))
+    seen = run_lab(env, unique("docker-cart"), unique("seat"), timeout=600)
+    assert seen["results"] == [True, False]
+    assert seen["kind"] == "docker"
+    assert seen["endpoint_url"].startswith("http://host.docker.internal:")
+    assert seen["bind_host"] == "0.0.0.0"

@@ -1,0 +1,32 @@
+"""The course machinery behind the notebooks: sections, workspaces, the %%handler magic,
+exercise checks and progress.
+
+>>> from tourlab.course import open_section
+>>> section = open_section("01_invoking_handlers")
+>>> lab = section.lab
+"""
+
+from tourlab.course.checks import CheckResult, run_check
+from tourlab.course.exercises import EXERCISES, Exercise, find_exercise
+from tourlab.course.progress import Progress, course_overview
+from tourlab.course.section import Section, open_section
+from tourlab.course.sections import SECTIONS, SectionSpec, find_section
+from tourlab.course.workspace import Workspace, WorkspaceConflictError, workspace_root
+
+__all__ = [
+    "EXERCISES",
+    "SECTIONS",
+    "CheckResult",
+    "Exercise",
+    "Progress",
+    "Section",
+    "SectionSpec",
+    "Workspace",
+    "WorkspaceConflictError",
+    "course_overview",
+    "find_exercise",
+    "find_section",
+    "open_section",
+    "run_check",
+    "workspace_root",
+]

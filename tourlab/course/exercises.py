@@ -1,0 +1,308 @@
+"""The course's exercises: the starting code, layered hints and the reference solution of each.
+
+Solutions are not copied here: they are cut out of the reference checkpoint (``tour/partN``)
+so that the course and the reference app can never disagree.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from tourlab import _config
+from tourlab.course import edit
+from tourlab.course.workspace import relative_imports
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One "Try it out" task of a section."""
+
+    id: str
+    section: str
+    title: str
+    file: str
+    functions: tuple[str, ...]
+    solution_from: str
+    skeleton: str
+    hints: tuple[str, ...]
+
+    @property
+    def solution(self) -> str:
+        """The reference code for this exercise, as a cell for ``%%handler``."""
+        return extract(_config.PROJECT_ROOT / self.solution_from / self.file, self.functions)
+
+
+def _used_names(nodes: list[ast.stmt]) -> set[str]:
+    used: set[str] = set()
+    for node in nodes:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name):
+                used.add(sub.id)
+    return used
+
+
+def extract(path: Path, functions: tuple[str, ...]) -> str:
+    """The named functions of a module plus the imports and constants they use, as one cell."""
+    text = path.read_text()
+    tree = ast.parse(text)
+    lines = text.splitlines(keepends=True)
+    wanted = [n for n in tree.body if edit.definition_name(n) in functions]
+    used = _used_names(wanted)
+    imports: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            names = [a for a in node.names if (a.asname or a.name) in used]
+            if names and not (node.module == "restate" and node.level == 0 and _only_types(names)):
+                merged = ast.ImportFrom(module=node.module, names=names, level=node.level)
+                imports.append(relative_imports(ast.unparse(merged)))
+        elif isinstance(node, ast.Import) and any((a.asname or a.name) in used for a in node.names):
+            imports.append(ast.unparse(node))
+    constants = [
+        "".join(lines[n.lineno - 1 : n.end_lineno])
+        for n in tree.body
+        if isinstance(n, ast.Assign | ast.AnnAssign)
+        and edit.definition_name(n) in used
+        and edit.definition_name(n) not in functions
+        and not _is_service_object(n)
+    ]
+    bodies = [edit.definitions(text)[edit.definition_name(n) or ""] for n in wanted]
+    parts = []
+    if imports:
+        parts.append("\n".join(imports) + "\n")
+    if constants:
+        parts.append("".join(constants))
+    parts.append("\n\n".join(bodies))
+    return "\n\n".join(p.strip("\n") + "\n" for p in parts)
+
+
+def _only_types(names: list[ast.alias]) -> bool:
+    # The context classes are imported at the top of every module already.
+    return all(a.name in {"Context", "ObjectContext"} for a in names)
+
+
+def _is_service_object(node: ast.stmt) -> bool:
+    value = getattr(node, "value", None)
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr
+        in {
+            "Service",
+            "VirtualObject",
+        }
+    )
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def _add(exercise: Exercise) -> None:
+    EXERCISES[exercise.id] = exercise
+
+
+_add(
+    Exercise(
+        id="checkout_calls_handle",
+        section="01",
+        title="CartObject/checkout calls CheckoutService/handle",
+        file="cart_object.py",
+        functions=("checkout",),
+        solution_from="tour/part1",
+        skeleton="""\
+@cart.handler()
+async def checkout(ctx: ObjectContext) -> bool:
+    # TODO: hand an order for this cart to CheckoutService/handle and return its answer.
+    #   The order is {"user_id": <this cart's key>, "tickets": ["seat2B"]} for now.
+    return True
+""",
+        hints=(
+            ("CheckoutService is a plain Service, so it has no key: use ctx.service_call, not ctx.object_call."),
+            (
+                "Import the handler function and the order type: from .checkout_service import Order, handle. "
+                "The cart's key is ctx.key()."
+            ),
+            (
+                'Build order = {"user_id": ctx.key(), "tickets": ["seat2B"]} and '
+                "return await ctx.service_call(handle, arg=order)."
+            ),
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="expire_ticket",
+        section="04",
+        title="CartObject/expireTicket releases only tickets still in the cart",
+        file="cart_object.py",
+        functions=("expire_ticket",),
+        solution_from="tour/part3",
+        skeleton="""\
+@cart.handler("expireTicket")
+async def expire_ticket(ctx: ObjectContext, ticket_id: str) -> None:
+    # TODO: release the seat only if it is still in this cart: read "tickets"; if ticket_id
+    #   is there, take it out, store the list again and send TicketObject/unreserve.
+    ctx.object_send(unreserve, key=ticket_id, arg=None)
+""",
+        hints=(
+            'Read the cart the same way addTicket does: await ctx.get("tickets", type_hint=list[str]) or [].',
+            "Everything happens inside one if ticket_id in tickets: block; outside it the handler does nothing.",
+            (
+                'Inside the block: tickets.remove(ticket_id); ctx.set("tickets", tickets); '
+                "ctx.object_send(unreserve, key=ticket_id, arg=None)."
+            ),
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="reserve",
+        section="04",
+        title="TicketObject/reserve: AVAILABLE -> RESERVED",
+        file="ticket_object.py",
+        functions=("reserve",),
+        solution_from="tour/part3",
+        skeleton="""\
+@ticket.handler()
+async def reserve(ctx: ObjectContext) -> bool:
+    # TODO: read "status" (no value means "AVAILABLE"). If the seat is available, set the
+    #   status to "RESERVED" and return True; in every other case return False.
+    return True
+""",
+        hints=(
+            'A ticket that was never touched has no "status" at all: treat None as "AVAILABLE".',
+            'status = await ctx.get("status", type_hint=str) or "AVAILABLE"',
+            'if status == "AVAILABLE": ctx.set("status", "RESERVED"); return True  - otherwise return False.',
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="unreserve",
+        section="04",
+        title="TicketObject/unreserve: back to AVAILABLE unless SOLD",
+        file="ticket_object.py",
+        functions=("unreserve",),
+        solution_from="tour/part3",
+        skeleton="""\
+@ticket.handler()
+async def unreserve(ctx: ObjectContext) -> None:
+    # TODO: clear "status" so the seat is available again, unless the ticket is "SOLD".
+    return
+""",
+        hints=(
+            "Clearing a state key (ctx.clear) makes the seat look untouched, which reserve reads as AVAILABLE.",
+            'Read the status first: status = await ctx.get("status", type_hint=str) or "AVAILABLE".',
+            'if status != "SOLD": ctx.clear("status")',
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="mark_as_sold",
+        section="04",
+        title="TicketObject/markAsSold: RESERVED -> SOLD",
+        file="ticket_object.py",
+        functions=("mark_as_sold",),
+        solution_from="tour/part3",
+        skeleton="""\
+@ticket.handler("markAsSold")
+async def mark_as_sold(ctx: ObjectContext) -> None:
+    # TODO: a RESERVED ticket becomes "SOLD"; any other ticket stays as it is.
+    return
+""",
+        hints=(
+            "Only a reserved seat can be sold: look at the status before changing it.",
+            'status = await ctx.get("status", type_hint=str) or "AVAILABLE"',
+            'if status == "RESERVED": ctx.set("status", "SOLD")',
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="email_notifications",
+        section="05",
+        title="CheckoutService/handle e-mails the outcome of the payment",
+        file="checkout_service.py",
+        functions=("handle",),
+        solution_from="tour/part4",
+        skeleton="""\
+from restate import Context, RunOptions
+
+from tour.auxiliary import email_client, payment_client
+from tour.auxiliary.settings import TICKET_PRICE
+
+
+@checkout_service.handler()
+async def handle(ctx: Context, order: Order) -> bool:
+    total_price = len(order["tickets"]) * TICKET_PRICE
+    idempotency_key = str(ctx.uuid())
+    paid = await ctx.run_typed(
+        "payment", payment_client.call, RunOptions(type_hint=bool), idempotency_key, total_price
+    )
+    # TODO: e-mail the user about the outcome, in a journaled step of its own:
+    #   paid     -> email_client.notify_user_of_payment_success(order["user_id"])
+    #   not paid -> email_client.notify_user_of_payment_failure(order["user_id"])
+    return paid
+""",
+        hints=(
+            (
+                "Sending an e-mail talks to the outside world, so it belongs in a ctx.run step, "
+                "just like the payment: then a retry never sends it twice."
+            ),
+            "Choose the function with if paid: ... else: ...; both take order['user_id'] and return a bool.",
+            (
+                'await ctx.run_typed("email", email_client.notify_user_of_payment_success, '
+                'RunOptions(type_hint=bool), order["user_id"])  - and the same with ..._failure in the else branch.'
+            ),
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="checkout_marks_sold",
+        section="05",
+        title="CartObject/checkout marks every paid ticket as sold",
+        file="cart_object.py",
+        functions=("checkout",),
+        solution_from="tour/part4",
+        skeleton="""\
+@cart.handler()
+async def checkout(ctx: ObjectContext) -> bool:
+    tickets = await ctx.get("tickets", type_hint=list[str]) or []
+    if not tickets:
+        return False
+
+    order: Order = {"user_id": ctx.key(), "tickets": tickets}
+    paid = await ctx.service_call(handle, arg=order)
+    if paid:
+        # TODO: tell the TicketObject of every ticket in the order that it is sold
+        #   (TicketObject/markAsSold); the cart does not need to wait for the answers.
+        ctx.clear("tickets")
+    return paid
+""",
+        hints=(
+            "Each ticket is its own TicketObject, keyed by the ticket id: one message per ticket.",
+            "Nobody waits for the answer, so this is a one-way message: ctx.object_send, inside a for loop.",
+            (
+                "for ticket_id in tickets: ctx.object_send(mark_as_sold, key=ticket_id, arg=None)  - "
+                "and import mark_as_sold from .ticket_object."
+            ),
+        ),
+    )
+)
+
+
+def find_exercise(exercise_id: str) -> Exercise:
+    """Look an exercise up by its id."""
+    try:
+        return EXERCISES[exercise_id]
+    except KeyError:
+        raise KeyError(f"No exercise {exercise_id!r}; known: {', '.join(EXERCISES)}") from None

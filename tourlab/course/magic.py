@@ -1,0 +1,51 @@
+"""The ``%%handler`` cell magic: write a notebook cell into the section's handler module.
+
+    %%handler cart_object.py
+    @cart.handler("addTicket")
+    async def add_ticket(ctx: ObjectContext, ticket_id: str) -> bool:
+        ...
+
+The cell's definitions replace the ones with the same name in ``workspace/<section>/cart_object.py``
+(its imports are merged), then the lab reloads the package and re-registers it with Restate.
+Add ``--force`` to overwrite a definition that was changed in the editor in the meantime.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tourlab.course.section import Section
+
+_active: Section | None = None
+
+
+def activate(section: Section) -> None:
+    """Make `section` the one ``%%handler`` writes to, and register the magic in IPython."""
+    global _active
+    _active = section
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with the course
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.register_magic_function(handler_magic, magic_kind="cell", magic_name="handler")
+
+
+def parse_line(line: str) -> tuple[str, bool]:
+    """``"cart_object.py --force"`` -> ``("cart_object.py", True)``."""
+    words = line.split()
+    force = "--force" in words
+    files = [w for w in words if w != "--force"]
+    if len(files) != 1:
+        raise ValueError("Usage: %%handler <file.py> [--force], e.g. %%handler cart_object.py")
+    return files[0], force
+
+
+def handler_magic(line: str, cell: str) -> Any:
+    """Write the cell into the active section's workspace and reload it."""
+    if _active is None:
+        raise RuntimeError("Open a section first: section = open_section('01_invoking_handlers').")
+    file, force = parse_line(line)
+    return _active.write(file, cell, force=force)

@@ -1,0 +1,115 @@
+"""What the learner has done so far, kept in a small git-ignored JSON file.
+
+The file is ``.tourlab/progress.json`` (or ``$TOURLAB_PROGRESS``). It records which sections
+were opened and finished and which exercises passed their check, with timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tourlab import _config
+from tourlab.course.exercises import EXERCISES
+from tourlab.course.sections import SECTIONS
+
+
+def progress_path() -> Path:
+    """The progress file: ``$TOURLAB_PROGRESS`` or ``.tourlab/progress.json``."""
+    override = os.environ.get("TOURLAB_PROGRESS")
+    return Path(override) if override else _config.LAB_HOME / "progress.json"
+
+
+class Progress:
+    """Read and update the progress file; every change is written at once."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or progress_path()
+
+    def load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {"sections": {}, "exercises": {}}
+        data.setdefault("sections", {})
+        data.setdefault("exercises", {})
+        return dict(data)
+
+    def _save(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.replace(self.path)
+
+    def _update(self, kind: str, name: str, field: str) -> None:
+        data = self.load()
+        data[kind].setdefault(name, {})[field] = time.time()
+        self._save(data)
+
+    def opened(self, section_id: str) -> None:
+        self._update("sections", section_id, "opened_at")
+
+    def finished(self, section_id: str) -> None:
+        self._update("sections", section_id, "finished_at")
+
+    def passed(self, exercise_id: str) -> None:
+        self._update("exercises", exercise_id, "passed_at")
+
+    def has_passed(self, exercise_id: str) -> bool:
+        return "passed_at" in self.load()["exercises"].get(exercise_id, {})
+
+    def overview(self) -> Overview:
+        return Overview(self.load())
+
+    def forget(self) -> None:
+        """Start the progress record from scratch."""
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A table of the sections with their exercises, for display in a notebook."""
+
+    data: dict[str, Any]
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(section, state, exercises) for every section of the course."""
+        rows = []
+        for spec in SECTIONS:
+            seen = self.data["sections"].get(spec.id, {})
+            state = "finished" if "finished_at" in seen else "opened" if "opened_at" in seen else "-"
+            marks = [
+                f"{'[x]' if 'passed_at' in self.data['exercises'].get(ex, {}) else '[ ]'} {ex}" for ex in spec.exercises
+            ]
+            rows.append((f"{spec.notebook}", state, ", ".join(marks)))
+        return rows
+
+    @property
+    def exercises_passed(self) -> int:
+        return sum(1 for ex in EXERCISES if "passed_at" in self.data["exercises"].get(ex, {}))
+
+    def __repr__(self) -> str:
+        width = max(len(r[0]) for r in self.rows())
+        lines = [f"{'section'.ljust(width)}  {'status':8}  exercises"]
+        lines += [f"{name.ljust(width)}  {state:8}  {marks}" for name, state, marks in self.rows()]
+        lines.append(f"Exercises passed: {self.exercises_passed} of {len(EXERCISES)}")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        icons = {"finished": "✅ finished", "opened": "▶ opened", "-": "·"}
+        lines = ["| Section | Status | Exercises |", "|---|---|---|"]
+        for name, state, marks in self.rows():
+            shown = marks.replace("[x]", "✅").replace("[ ]", "⬜")
+            lines.append(f"| {name} | {icons[state]} | {shown} |")
+        lines.append("")
+        lines.append(f"Exercises passed: **{self.exercises_passed} of {len(EXERCISES)}**")
+        return "\n".join(lines)
+
+
+def course_overview() -> Overview:
+    """Which sections you opened or finished and which exercises passed their check."""
+    return Progress().overview()

@@ -1,0 +1,277 @@
+"""A course section: one notebook's lab, workspace, exercises and progress, behind one object."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tour.auxiliary import email_client, payment_client
+from tourlab import Lab, Reloaded
+from tourlab.course import magic
+from tourlab.course.checks import CheckResult, run_check
+from tourlab.course.exercises import find_exercise
+from tourlab.course.progress import Progress
+from tourlab.course.sections import SectionSpec, find_section
+from tourlab.course.workspace import Workspace, Written
+
+
+def live_text(reloaded: Reloaded) -> str:
+    """The services a reload put live, without the package name (which depends on the folder)."""
+    return "; ".join(f"{name}: {', '.join(handlers)}" for name, handlers in reloaded.services.items())
+
+
+@dataclass(frozen=True)
+class Text:
+    """Plain text shown as such in a notebook (no quotes around it)."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Markdown:
+    """Markdown for the notebook, with a plain-text fallback."""
+
+    markdown: str
+    plain: str
+
+    def __repr__(self) -> str:
+        return self.plain
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A reference solution that stays folded until the learner opens it."""
+
+    exercise_id: str
+    code: str
+
+    def __repr__(self) -> str:
+        return (
+            f"The solution of {self.exercise_id!r} is folded in the HTML view; "
+            f"print(section.solution({self.exercise_id!r}).code) shows it here."
+        )
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<details><summary>Show the solution of <code>{self.exercise_id}</code></summary>"
+            f"<pre><code>{html.escape(self.code)}</code></pre>"
+            f"<p>To write it into your workspace: <code>section.apply_solution({self.exercise_id!r})</code>"
+            "</p></details>"
+        )
+
+
+class Section:
+    """One notebook of the course.
+
+    >>> section = open_section("02_durable_execution")
+    >>> lab = section.lab
+    >>> section.check("checkout_calls_handle")
+    """
+
+    def __init__(self, spec: SectionSpec, lab: Lab, workspace: Workspace | None) -> None:
+        self.spec = spec
+        self.lab = lab
+        self.workspace = workspace
+        self.created = False
+        self.progress = Progress()
+        self._hints_shown: dict[str, int] = {}
+
+    # -- code --------------------------------------------------------------------------------
+
+    def _require_workspace(self) -> Workspace:
+        if self.workspace is None:
+            raise RuntimeError(f"Section {self.spec.label} has no workspace: it runs {self.spec.app} as is.")
+        return self.workspace
+
+    def load_workspace(self) -> Reloaded:
+        """Serve the learner's workspace (after edits in the editor, this picks them up)."""
+        return self.lab.load(self._require_workspace().path)
+
+    def reload(self) -> Text:
+        """Reload the workspace and say what is live."""
+        return Text(f"Live: {live_text(self.load_workspace())}")
+
+    def write(self, file: str, code: str, *, force: bool = False) -> Text:
+        """Put `code` (imports and definitions) into a workspace file, reload and re-register."""
+        written: Written = self._require_workspace().write(file, code, force=force)
+        lines = [f"{file}: {written.summary}"]
+        if written.backup is not None:
+            lines.append(f"(the previous version is saved in workspace/.backups/{written.backup.name}/)")
+        lines.append(f"Live: {live_text(self.load_workspace())}")
+        return Text("\n".join(lines))
+
+    def show(self, file: str) -> Markdown:
+        """The current content of a workspace file."""
+        text = self._require_workspace().read(file)
+        return Markdown(f"`{self._require_workspace().display_path}{file}`\n```python\n{text}```", text)
+
+    def continue_from_checkpoint(self) -> Text:
+        """Serve the reference solution this section ends with (``tour/partN``)."""
+        checkpoint = self.spec.checkpoint or self.spec.app
+        reloaded = self.lab.load(checkpoint)
+        return Text(f"Now serving the reference code in {checkpoint}/.\nLive: {live_text(reloaded)}")
+
+    # -- exercises ---------------------------------------------------------------------------
+
+    def _exercise(self, exercise_id: str) -> Any:
+        exercise = find_exercise(exercise_id)
+        if exercise.section != self.spec.id:
+            raise KeyError(f"{exercise_id!r} belongs to section {exercise.section}, not {self.spec.id}.")
+        return exercise
+
+    def check(self, exercise_id: str) -> CheckResult:
+        """Load your workspace and test it against the exercise, through Restate."""
+        self._exercise(exercise_id)
+        self.load_workspace()
+        result = run_check(exercise_id, self.lab)
+        if result.ok:
+            self.progress.passed(exercise_id)
+        return result
+
+    def hint(self, exercise_id: str) -> Text:
+        """The next hint for an exercise (the check already showed the first one)."""
+        exercise = self._exercise(exercise_id)
+        shown = min(self._hints_shown.get(exercise_id, 1) + 1, len(exercise.hints))
+        self._hints_shown[exercise_id] = shown
+        lines = [f"Hint {i + 1}/{len(exercise.hints)}: {h}" for i, h in enumerate(exercise.hints[:shown])]
+        if shown == len(exercise.hints):
+            lines.append(f"That was the last hint; section.solution({exercise_id!r}) has the answer.")
+        return Text("\n".join(lines))
+
+    def solution(self, exercise_id: str) -> Solution:
+        """The reference solution, folded."""
+        return Solution(exercise_id, self._exercise(exercise_id).solution)
+
+    def apply_solution(self, exercise_id: str, *, force: bool = False) -> Text:
+        """Write the reference solution of an exercise into your workspace."""
+        exercise = self._exercise(exercise_id)
+        return self.write(exercise.file, exercise.solution, force=force)
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def reset(self, *, confirm: bool = False) -> Text:
+        """Put the workspace back to its starting point; your files are kept in workspace/.backups/."""
+        workspace = self._require_workspace()
+        if not confirm:
+            return Text(
+                f"Nothing changed. section.reset(confirm=True) moves {workspace.display_path} to "
+                f"workspace/.backups/ and starts it again from {workspace.start_from}/."
+            )
+        saved = workspace.reset()
+        self.load_workspace()
+        where = f" Your previous files are in workspace/.backups/{saved.name}/." if saved else ""
+        return Text(f"{workspace.display_path} is back at its starting point ({workspace.start_from}/).{where}")
+
+    def header(self) -> Markdown:
+        spec, workspace = self.spec, self.workspace
+        lines = [f"**Section {spec.label}** — Restate {self.lab.runtime.kind}, fresh and empty."]
+        plain = [f"Section {spec.label}"]
+        if workspace is not None:
+            state = f"new copy of `{workspace.start_from}/`" if self.created else "kept from last time, with your edits"
+            lines.append(f"Your code: `{workspace.display_path}` ({state}), now live.")
+            lines.append(
+                "Change it with a `%%handler <file>` cell, or in the editor followed by `lab.reload()`. "
+                "Start over with `section.reset(confirm=True)` (or the button below)."
+            )
+            plain.append(f"Your code: {workspace.display_path} ({state.replace('`', '')})")
+        else:
+            lines.append(f"Serving `{spec.app}/`.")
+            plain.append(f"Serving {spec.app}/")
+        if spec.exercises:
+            lines.append("Exercises: " + ", ".join(f"`{e}`" for e in spec.exercises))
+            plain.append("Exercises: " + ", ".join(spec.exercises))
+        return Markdown("  \n".join(lines), "\n".join(plain))
+
+    def done(self) -> Text:
+        """Mark the section finished and sum up its exercises."""
+        self.progress.finished(self.spec.id)
+        lines = [f"Section {self.spec.label}: finished."]
+        for exercise_id in self.spec.exercises:
+            mark = "passed" if self.progress.has_passed(exercise_id) else "not passed yet"
+            lines.append(f"  {exercise_id}: {mark}")
+        lines.append("course_overview() shows the whole course.")
+        return Text("\n".join(lines))
+
+    def reset_button(self) -> Any:
+        """A two-step "reset this section" button (ipywidgets), or None without widgets."""
+        if self.workspace is None:
+            return None
+        try:
+            import ipywidgets as widgets
+        except ImportError:  # pragma: no cover
+            return None
+        start = widgets.Button(description="Reset this section…", icon="undo")
+        yes = widgets.Button(description="Yes, reset", button_style="danger")
+        cancel = widgets.Button(description="Cancel")
+        note = widgets.Label()
+        yes.layout.display = cancel.layout.display = "none"
+
+        def ask(_: Any) -> None:
+            note.value = "Your files move to workspace/.backups/ and the section starts over. Sure?"
+            yes.layout.display = cancel.layout.display = None
+
+        def back(_: Any) -> None:
+            note.value = ""
+            yes.layout.display = cancel.layout.display = "none"
+
+        def go(_: Any) -> None:
+            back(None)
+            note.value = self.reset(confirm=True).text
+
+        start.on_click(ask)
+        yes.on_click(go)
+        cancel.on_click(back)
+        return widgets.HBox([start, yes, cancel, note])
+
+
+def open_section(name: str, *, fresh: bool = True, lab: Lab | None = None, show: bool = True) -> Section:
+    """Start (or restart) the lab for a notebook and make its workspace live.
+
+    With ``fresh`` (the default) this kernel's Restate starts over with no state and no
+    invocations, so the notebook gives the same results every time it runs from the top.
+    Your workspace files are never touched: they are created only if missing.
+    """
+    spec = find_section(name)
+    workspace = None
+    if spec.start_from is not None:
+        workspace = Workspace(spec.workspace_name, start_from=spec.start_from)
+    created = workspace.ensure() if workspace is not None else False
+    app_dir: str | Path = workspace.path if workspace is not None else spec.app
+    if lab is None:
+        current = Lab.current()
+        if current is not None and fresh:
+            current.stop()
+        lab = Lab.start(app_dir)
+    else:
+        lab.load(app_dir)
+    payment_client.reset()
+    email_client.reset()
+    section = Section(spec, lab, workspace)
+    section.created = created
+    section.progress.opened(spec.id)
+    magic.activate(section)
+    if show:
+        _display(section)
+    return section
+
+
+def _display(section: Section) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover
+        return
+    if get_ipython() is None:
+        return
+    display(section.header())
+    button = section.reset_button()
+    if button is not None:
+        display(button)

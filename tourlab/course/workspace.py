@@ -1,0 +1,190 @@
+"""The learner's copy of the tour app for one section, which re-running a notebook never clobbers.
+
+A workspace is a package folder ``workspace/<name>/`` copied from a reference checkpoint such
+as ``tour/part1``. Imports between its modules are rewritten to relative ones so the copy runs
+on its own. The folder also remembers what the course itself last wrote to each file; when a
+file was changed elsewhere (in the JupyterLab editor), a notebook cell refuses to overwrite
+the changed definitions unless asked to with ``--force``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tourlab import _config
+from tourlab.course import edit
+
+#: Bookkeeping file inside every workspace folder.
+RECORD = ".course.json"
+_CHECKPOINT_IMPORT = re.compile(r"^from tour\.(?:app|part\d+)\.", re.MULTILINE)
+
+
+def workspace_root() -> Path:
+    """Where section workspaces live: ``$TOURLAB_WORKSPACE`` or ``workspace/`` in the project."""
+    override = os.environ.get("TOURLAB_WORKSPACE")
+    return Path(override) if override else _config.PROJECT_ROOT / "workspace"
+
+
+def relative_imports(source: str) -> str:
+    """``from tour.part1.ticket_object import x`` -> ``from .ticket_object import x``."""
+    return _CHECKPOINT_IMPORT.sub("from .", source)
+
+
+class WorkspaceConflictError(RuntimeError):
+    """A cell would overwrite code that was changed outside the notebook."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write into the workspace did."""
+
+    file: str
+    summary: str
+    backup: Path | None = None
+
+
+class Workspace:
+    """One section's editable copy of the tour app.
+
+    >>> ws = Workspace("s02_durable_execution", start_from="tour/part1")
+    >>> ws.ensure()          # copies tour/part1 only if the folder does not exist yet
+    >>> ws.write("cart_object.py", cell_source)
+    """
+
+    def __init__(self, name: str, *, start_from: str, root: Path | None = None) -> None:
+        self.name = name
+        self.start_from = start_from
+        self.root = root or workspace_root()
+        self.path = self.root / name
+
+    # -- creation and reset ------------------------------------------------------------------
+
+    @property
+    def source_dir(self) -> Path:
+        return _config.PROJECT_ROOT / self.start_from
+
+    @property
+    def display_path(self) -> str:
+        """The folder as the learner finds it in the file browser."""
+        return f"workspace/{self.name}/"
+
+    def exists(self) -> bool:
+        return (self.path / "app.py").is_file()
+
+    def ensure(self) -> bool:
+        """Create the workspace from its starting point if it is missing; True if it was created."""
+        if self.exists():
+            return False
+        self._prepare_root()
+        self.path.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for source in sorted(self.source_dir.glob("*.py")):
+            text = relative_imports(source.read_text())
+            (self.path / source.name).write_text(text)
+            written[source.name] = text
+        self._save_record({"start_from": self.start_from, "created_at": time.time(), "written": written})
+        return True
+
+    def _prepare_root(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# Learner workspaces: personal, never committed.\n*\n")
+        marker = self.root / "__init__.py"
+        if not marker.exists():
+            marker.write_text('"""Learner workspaces, one package per course section."""\n')
+
+    def backup(self) -> Path:
+        """Copy the whole workspace to ``workspace/.backups/<name>-<time>/`` and return that folder."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.root / ".backups" / f"{self.name}-{stamp}"
+        suffix = 1
+        while target.exists():
+            suffix += 1
+            target = self.root / ".backups" / f"{self.name}-{stamp}-{suffix}"
+        shutil.copytree(self.path, target, ignore=shutil.ignore_patterns("__pycache__"))
+        return target
+
+    def reset(self) -> Path | None:
+        """Put the section back to its starting point; the old files go to a backup folder first."""
+        saved = self.backup() if self.exists() else None
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.ensure()
+        return saved
+
+    # -- files -----------------------------------------------------------------------------
+
+    def files(self) -> list[str]:
+        return sorted(p.name for p in self.path.glob("*.py"))
+
+    def read(self, file: str) -> str:
+        return (self.path / file).read_text()
+
+    def _check_file(self, file: str) -> Path:
+        target = self.path / file
+        if not file.endswith(".py") or "/" in file or not target.is_file():
+            known = ", ".join(self.files())
+            raise FileNotFoundError(f"No {file!r} in {self.display_path}; the files are: {known}")
+        return target
+
+    def changed_elsewhere(self, file: str, names: list[str] | None = None) -> list[str]:
+        """Definitions of `file` that differ from what the course last wrote there."""
+        current = edit.definitions(self.read(file))
+        recorded_text = self._record().get("written", {}).get(file)
+        if recorded_text is None:
+            return []
+        recorded = edit.definitions(recorded_text)
+        candidates = names if names is not None else sorted(set(current) | set(recorded))
+        return [n for n in candidates if current.get(n) != recorded.get(n)]
+
+    def write(self, file: str, cell: str, *, force: bool = False) -> Written:
+        """Splice a cell's definitions into `file`; refuses to overwrite edits made elsewhere."""
+        target = self._check_file(file)
+        before = target.read_text()
+        _, defs, _ = edit.parse_cell(cell)
+        names = [n for n in (edit.definition_name(d) for d in defs) if n is not None]
+        clashes = self.changed_elsewhere(file, names)
+        backup = None
+        if clashes and not force:
+            raise WorkspaceConflictError(
+                f"{', '.join(clashes)} in {self.display_path}{file} was changed outside this notebook "
+                "(in the editor?), so this cell did not overwrite it.\n"
+                "  - To keep your version: leave the file alone and run lab.reload().\n"
+                f"  - To replace it with this cell: start the cell with %%handler {file} --force "
+                "(a copy of the folder goes to workspace/.backups/ first)."
+            )
+        if clashes:
+            backup = self.backup()
+        result = edit.splice(before, cell)
+        target.write_text(result.text)
+        self._remember(file, result.text)
+        return Written(file=file, summary=result.summary, backup=backup)
+
+    def write_file(self, file: str, text: str) -> None:
+        """Replace a whole file (used for solutions and by tests)."""
+        target = self._check_file(file)
+        target.write_text(text)
+        self._remember(file, text)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _record(self) -> dict:
+        try:
+            return dict(json.loads((self.path / RECORD).read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def _save_record(self, record: dict) -> None:
+        (self.path / RECORD).write_text(json.dumps(record, indent=1))
+
+    def _remember(self, file: str, text: str) -> None:
+        record = self._record()
+        record.setdefault("written", {})[file] = text
+        self._save_record(record)

@@ -1,0 +1,94 @@
+"""All panels together, sharing one selection and one refresh loop: what ``lab.panel()`` returns."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from tourlab.panels._base import LabView
+from tourlab.panels.faults import FaultsPanel
+from tourlab.panels.invocations import InvocationsPanel
+from tourlab.panels.invoke import InvokeBar
+from tourlab.panels.journal import JournalPanel
+from tourlab.panels.links import jaeger_url, restate_ui_url
+from tourlab.panels.state import StatePanel
+from tourlab.panels.timers import TimersPanel
+from tourlab.panels.trace import TracePanel
+
+if TYPE_CHECKING:
+    from tourlab._lab import Lab
+
+
+class Dashboard(widgets.VBox):
+    """Invoke bar on top; journal and state; invocations; timers and faults; the trace.
+
+    ``live=False`` turns the background refresh off (panels then refresh after each click
+    and on ``refresh()``).
+    """
+
+    def __init__(self, lab: Lab, *, live: bool = True, **kwargs: Any) -> None:
+        self.lab = lab
+        self.view = LabView(lab, live=live)
+        self.invoke = InvokeBar(lab, self.view)
+        self.journal = JournalPanel(lab, self.view)
+        self.state = StatePanel(lab, self.view)
+        self.invocations = InvocationsPanel(lab, self.view)
+        self.timers = TimersPanel(lab, self.view)
+        self.trace = TracePanel(lab, self.view)
+        self.faults = FaultsPanel(lab, self.view)
+        halves = {"width": "50%"}
+        self.journal.layout.width = halves["width"]
+        self.state.layout.width = halves["width"]
+        self.timers.layout.width = halves["width"]
+        self.faults.layout.width = halves["width"]
+        super().__init__(
+            [
+                widgets.HTML(self._links()),
+                self.invoke,
+                widgets.HBox([self.journal, self.state]),
+                self.invocations,
+                widgets.HBox([self.timers, self.faults]),
+                self.trace,
+            ],
+            **kwargs,
+        )
+        if lab.last_invocation_id:
+            self.view.invocation_id = lab.last_invocation_id
+        self.refresh()
+        self.view.refresher.poke()
+
+    @property
+    def panels(self) -> list[Any]:
+        return [self.invoke, self.journal, self.state, self.invocations, self.timers, self.trace, self.faults]
+
+    def refresh(self) -> None:
+        """Refresh every panel once, now."""
+        self.view.refresher.refresh_now()
+
+    def select(self, invocation_id: str | None) -> None:
+        """Show this invocation in the journal, invocations and trace panels."""
+        self.view.select(invocation_id)
+        self.refresh()
+
+    def close(self) -> None:
+        self.view.refresher.stop()
+        for panel in self.panels:
+            panel.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        return "Lab panels: invoke bar, journal, state, invocations, timers, trace, fault injection"
+
+    def _links(self) -> str:
+        links = []
+        ui = restate_ui_url(self.lab.admin_url)
+        if ui:
+            links.append(f"<a href='{html.escape(ui, quote=True)}' target='_blank'>Restate UI</a>")
+        jaeger = jaeger_url()
+        if jaeger:
+            links.append(f"<a href='{html.escape(jaeger, quote=True)}' target='_blank'>Jaeger</a>")
+        if self.lab.tracing is not None and self.lab.tracing.running:
+            links.append("traces: received in this kernel (see Trace below)")
+        return " &middot; ".join(links)

@@ -1,0 +1,128 @@
+"""Recent invocations with their status, retries and last failure, and what to do about them."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from tourlab._tracing import failure_summary
+from tourlab.panels._base import (
+    ACTIVE,
+    ACTIVE_STATUSES,
+    IDLE,
+    TIMERS,
+    LabView,
+    PanelBase,
+    esc,
+    set_if_changed,
+    table,
+)
+
+if TYPE_CHECKING:
+    from tourlab._client import Invocation
+    from tourlab._lab import Lab
+
+_STATUS_COLORS = {
+    "completed": "#16a34a",
+    "backing-off": "#dc2626",
+    "paused": "#b45309",
+    "running": "#2563eb",
+    "suspended": "#7c3aed",
+    "scheduled": "#0891b2",
+}
+
+
+class InvocationsPanel(PanelBase):
+    """The newest invocations; select one to show it everywhere, then resume, cancel or kill it."""
+
+    title = "Invocations"
+    description = "recent invocations with status, retries and last failure"
+
+    def __init__(self, lab: Lab, view: LabView | None = None, *, limit: int = 12, **kwargs: Any) -> None:
+        super().__init__(lab, view, **kwargs)
+        self.limit = limit
+        self.table = widgets.HTML("")
+        self.picker = widgets.Dropdown(options=[], description="selected", layout={"width": "560px"})
+        self.actions = {name: widgets.Button(description=name) for name in ("resume", "cancel", "kill")}
+        for name, button in self.actions.items():
+            button.on_click(self.guarded(lambda _b, action=name: self.act(action)))
+        self.message = widgets.HTML("")
+        self.invocations: list[Invocation] = []
+        self._syncing = False
+        self.picker.observe(self._picked, "value")
+        self.view.observe(lambda _change: self._sync_picker(), "invocation_id")
+        self._compose(self.table, widgets.HBox([self.picker, *self.actions.values()]), self.message)
+
+    def _render(self) -> int:
+        listed = self.lab.client.invocations(limit=self.limit)
+        selected = self.view.invocation_id
+        if selected and all(inv.id != selected for inv in listed):
+            extra = self.lab.client.invocation(selected)
+            if extra is not None:
+                listed.append(extra)
+        self.invocations = listed
+        rows = [
+            [
+                f"<code>{esc(inv.target)}</code>",
+                f"<b style='color:{_STATUS_COLORS.get(inv.status, '#111')}'>{esc(inv.status)}</b>",
+                str(inv.retry_count),
+                f"<span title='{html.escape(inv.last_failure or '', quote=True)}' style='color:#dc2626'>"
+                f"{esc(failure_summary(inv.last_failure)[:120])}</span>",
+                f"<code>{esc(inv.id)}</code>",
+            ]
+            for inv in listed
+        ]
+        highlight = next((n for n, inv in enumerate(listed) if inv.id == selected), None)
+        body = (
+            table(["target", "status", "attempts", "last failure", "id"], rows, highlight=highlight)
+            if rows
+            else "<i>No invocations yet.</i>"
+        )
+        set_if_changed(self.table, body)
+        self._sync_picker()
+        statuses = {inv.status for inv in listed}
+        if statuses & ACTIVE_STATUSES:
+            return ACTIVE
+        return TIMERS if statuses & {"scheduled", "suspended"} else IDLE
+
+    def status_of(self, invocation_id: str) -> Invocation | None:
+        """The row shown for an invocation (after the last refresh)."""
+        return next((inv for inv in self.invocations if inv.id == invocation_id), None)
+
+    def _sync_picker(self) -> None:
+        options = [(f"{inv.target} · {inv.status} · {inv.id[-6:]}", inv.id) for inv in self.invocations]
+        selected = self.view.invocation_id
+        if selected and all(value != selected for _label, value in options):
+            options.append((selected, selected))
+        self._syncing = True
+        try:
+            if list(self.picker.options) != options:
+                self.picker.options = options
+            set_if_changed(self.picker, selected if selected in {v for _l, v in options} else None)
+        finally:
+            self._syncing = False
+
+    def _picked(self, change: dict[str, Any]) -> None:
+        if self._syncing or change["new"] is None or change["new"] == self.view.invocation_id:
+            return
+        try:
+            self.view.select(change["new"])
+        except Exception as error:  # noqa: BLE001 - shown in the panel
+            self.show_error(error)
+
+    def act(self, action: str, invocation_id: str | None = None) -> None:
+        """Resume, cancel or kill the selected invocation (or `invocation_id`)."""
+        chosen = invocation_id or self.view.invocation_id
+        if chosen is None:
+            raise ValueError("Select an invocation first.")
+        getattr(self.lab.client, action)(chosen)
+        notes = {
+            "resume": "retrying now; it completes if the handler works again",
+            "cancel": "cancelled: it stops at its next step and returns an error",
+            "kill": "killed: no more of its code runs",
+        }
+        self.message.value = f"{action}: <code>{esc(chosen)}</code> &middot; {notes[action]}"
+        self.view.refresher.poke()
+        self.refresh()

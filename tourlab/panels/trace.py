@@ -1,0 +1,95 @@
+"""The trace of the selected invocation as an inline waterfall, from the in-kernel receiver."""
+
+from __future__ import annotations
+
+import base64
+import html
+import time
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from tourlab._tracing import Trace, failure_summary, waterfall_html
+from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, esc, set_if_changed
+from tourlab.panels.links import jaeger_trace_url
+
+if TYPE_CHECKING:
+    from tourlab._lab import Lab
+
+#: Keep looking for late spans this long after an invocation completed (they come ~0.2 s later).
+LATE_SPANS_SECONDS = 3.0
+
+
+class TracePanel(PanelBase):
+    """Spans from ``ingress`` through each ``invocation-attempt`` (failed ones in red) to ``invocation-end``."""
+
+    title = "Trace"
+    description = "waterfall of the selected invocation's trace"
+
+    def __init__(self, lab: Lab, view: LabView | None = None, **kwargs: Any) -> None:
+        super().__init__(lab, view, **kwargs)
+        self.waterfall = widgets.HTML("")
+        self.links = widgets.HTML("")
+        self.trace: Trace | None = None
+        self._complete_since: dict[str, float] = {}
+        self._compose(self.waterfall, self.links)
+
+    def _render(self) -> int:
+        invocation_id = self.view.invocation_id
+        receiver = self.lab.tracing
+        if receiver is None or not receiver.running:
+            reason = receiver.error if receiver is not None else None
+            set_if_changed(
+                self.waterfall,
+                "<i>"
+                + esc(
+                    reason
+                    or "Tracing is off: this lab uses an external Restate (or TOURLAB_TRACING=off). "
+                    "Point its --tracing-endpoint at a collector such as Jaeger."
+                )
+                + "</i>",
+            )
+            return IDLE
+        if invocation_id is None:
+            set_if_changed(self.waterfall, "<i>Select an invocation to see its trace.</i>")
+            return IDLE
+        trace = receiver.trace_of(self.lab.client, invocation_id, timeout=0)
+        self.trace = trace
+        invocation = self.lab.client.invocation(invocation_id)
+        note = ""
+        if invocation is not None and invocation.last_failure and trace.failed_attempts:
+            note = (
+                "<div style='font-size:12px'>Restate marks failed attempts with status ERROR "
+                "(\"transient failure\"); the handler's exception was: <span style='color:#dc2626'>"
+                f"{esc(failure_summary(invocation.last_failure))}</span></div>"
+            )
+        set_if_changed(self.waterfall, waterfall_html(trace) + note)
+        set_if_changed(self.links, self._links(trace))
+        return ACTIVE if self._waiting_for_spans(invocation_id, invocation, trace) else IDLE
+
+    def _waiting_for_spans(self, invocation_id: str, invocation: Any, trace: Trace) -> bool:
+        if invocation is None or invocation.status in {"scheduled", "paused", "suspended"}:
+            return False
+        if invocation.status != "completed":
+            return True  # attempts keep coming while it runs or backs off
+        ended = any(span.name.startswith("invocation-end") and span.invocation_id == invocation_id for span in trace)
+        if ended:
+            return False
+        first_seen = self._complete_since.setdefault(invocation_id, time.monotonic())
+        return time.monotonic() - first_seen < LATE_SPANS_SECONDS
+
+    @staticmethod
+    def _links(trace: Trace) -> str:
+        if not trace.spans:
+            return ""
+        parts = []
+        jaeger = jaeger_trace_url(trace.trace_id)
+        if jaeger:
+            parts.append(f"<a href='{html.escape(jaeger, quote=True)}' target='_blank'>open in Jaeger</a>")
+        payload = base64.b64encode(trace.jaeger_json().encode()).decode()
+        parts.append(
+            f"<a download='trace-{trace.trace_id}.json' href='data:application/json;base64,{payload}'>"
+            "download as Jaeger JSON</a> (Jaeger UI: Search &rarr; JSON File)"
+        )
+        parts.append(f"trace id <code>{esc(trace.trace_id)}</code>")
+        return " &middot; ".join(parts)
