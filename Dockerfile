@@ -16,17 +16,20 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     SHELL=/bin/bash
-RUN useradd --create-home --uid 1000 --shell /bin/bash learner
+RUN useradd --create-home --uid 1000 --shell /bin/bash learner \
+ && install -d -o learner -g learner /home/learner/course
 WORKDIR /home/learner/course
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 COPY --chown=learner:learner . .
 COPY --from=restate-binaries --chown=learner:learner /course/node_modules ./node_modules
-# `import tourlab` from any folder (as ./course does), and `restate` / `restate-server` on PATH.
+# `import tourlab` from any folder (as ./course does), `restate` / `restate-server` on PATH, and the
+# JupyterLab defaults Binder gets too (cull idle kernels, shut a kernel down with its notebook).
 RUN python -c 'import sys, sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "restate_tour_lab.pth").write_text(sys.argv[1] + "\n")' "$PWD" \
  && ln -s "$(python -c 'from tourlab import _config; print(_config.cli_binary())')" /usr/local/bin/restate \
  && ln -s "$(python -c 'from tourlab import _config; print(_config.server_binary())')" /usr/local/bin/restate-server \
- && restate-server --version && restate --version
+ && restate-server --version && restate --version \
+ && python binder/install_jupyter_defaults.py
 USER learner
 EXPOSE 8888
 # The printed http://127.0.0.1:8888/lab/tree/notebooks/00_getting_started.ipynb?token=... URL opens the course.

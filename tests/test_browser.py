@@ -34,6 +34,10 @@ class JupyterLab:
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.log = (ARTIFACTS / "jupyterlab.log").open("w")
+        settings = root / ".lab-settings"
+        news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        news.parent.mkdir(parents=True)
+        news.write_text('{"fetchNews": "false", "checkForUpdates": false}')
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
@@ -42,6 +46,7 @@ class JupyterLab:
                 "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             ],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=root,
+            env={**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings)},
         )  # fmt: skip
         self._wait_ready()
 

@@ -18,12 +18,15 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import time
 import tomllib
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tourlab import _config
+from tourlab._ports import free_port
 
 ROOT = _config.PROJECT_ROOT
 BINDER = ROOT / "binder"
@@ -83,7 +86,8 @@ CHECK = textwrap.dedent(
     import json, os, shutil
     import tourlab
     from tourlab import Lab, _config
-    from tourlab._runtime import browser_url, restate_ui_url
+    from tourlab._runtime import restate_ui_url
+    from tourlab.panels.links import browser_url
 
     lab = Lab.start("tour/part3")
     try:
@@ -97,7 +101,7 @@ CHECK = textwrap.dedent(
             "runtime_var": os.environ.get("TOURLAB_RUNTIME"),
             "kind": lab.runtime.kind,
             "results": results,
-            "jaeger_link": browser_url(16686),
+            "jaeger_link": browser_url("http://127.0.0.1:16686/"),
             "restate_ui": restate_ui_url(lab.runtime),
         }))
     finally:
@@ -174,6 +178,9 @@ def test_binder_post_build_then_start_gives_kernels_a_working_lab(tmp_path: Path
         out, err = launched.communicate(timeout=180)
         assert launched.returncode == 0, f"start + command failed:\n{out}\n{err}"
         seen = json.loads(out.strip().splitlines()[-1])
+
+        # What Binder really launches: start, then JupyterLab, with the defaults postBuild installed.
+        jupyter = _jupyter_via_start(repo, kernel_python, env, tmp_path)
     finally:
         shutil.rmtree(repo / "node_modules", ignore_errors=True)  # ~0.4 GB of native binaries
 
@@ -188,3 +195,61 @@ def test_binder_post_build_then_start_gives_kernels_a_working_lab(tmp_path: Path
     assert seen["results"] == [True, False]
     assert seen["jaeger_link"] == "/user/ada/proxy/16686/"
     assert seen["restate_ui"] is None  # the Restate UI cannot work under the hub's path prefix
+
+    assert jupyter["kernel_shutdown_on_close"] is True
+    assert "Culling kernels with idle durations > 1200 seconds" in jupyter["log"]
+
+
+def _jupyter_via_start(repo: Path, kernel_python: Path, env: dict[str, str], tmp_path: Path) -> dict:
+    """Run ``binder/start python -m jupyterlab``, start one kernel, read the settings and the log."""
+    port = free_port()
+    log_path = tmp_path / "jupyter.log"
+    jupyter_env = {
+        **env,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),  # not this machine's ~/.jupyter
+        "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
+    }
+    jupyter_env.pop("JUPYTERHUB_SERVICE_PREFIX")
+    command = [
+        str(repo / "binder" / "start"),
+        str(kernel_python),
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--ServerApp.token=binder-test",
+        f"--ServerApp.root_dir={repo}",
+    ]
+    base = f"http://127.0.0.1:{port}"
+    params = {"token": "binder-test"}
+    with log_path.open("w") as log:
+        server = subprocess.Popen(command, cwd=repo, env=jupyter_env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with httpx.Client(timeout=10) as http:
+            for _ in range(300):
+                try:
+                    if http.get(f"{base}/api/status", params=params).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert server.poll() is None, log_path.read_text()
+                time.sleep(0.1)
+            settings = http.get(f"{base}/lab/api/settings/@jupyterlab/notebook-extension:tracker", params=params)
+            assert settings.status_code == 200, settings.text
+            kernel = http.post(f"{base}/api/kernels", params=params, json={"name": "python3"})
+            assert kernel.status_code == 201, kernel.text
+            for _ in range(100):
+                if "Culling kernels" in log_path.read_text():
+                    break
+                time.sleep(0.1)
+            http.delete(f"{base}/api/kernels/{kernel.json()['id']}", params=params)
+    finally:
+        server.terminate()
+        server.wait(30)
+    return {
+        # overrides.json changes the schema's defaults, which the learner's own settings may still override
+        "kernel_shutdown_on_close": settings.json()["schema"]["properties"]["kernelShutdown"]["default"],
+        "log": log_path.read_text(),
+    }

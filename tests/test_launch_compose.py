@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from tourlab import _config
-from tourlab._runtime import ExternalRestate, browser_url, host_of, restate_ui_url, select_runtime
+from tourlab._runtime import ExternalRestate, host_of, restate_ui_url, select_runtime
+from tourlab.panels.links import jaeger_trace_url
 
 ROOT = _config.PROJECT_ROOT
 COMPOSE = ROOT / "docker-compose.yml"
@@ -62,6 +63,7 @@ def test_compose_restate_is_the_pinned_version_and_traces_to_jaeger(compose: dic
 def test_compose_jaeger_is_a_pinned_2x_with_ui_and_otlp(compose: dict[str, Any]) -> None:
     jaeger = compose["services"]["jaeger"]
     assert re.fullmatch(r"jaegertracing/jaeger:2\.\d+\.\d+", image_name(jaeger["image"])), jaeger["image"]
+    assert jaeger["environment"]["JAEGER_LISTEN_HOST"] == "0.0.0.0"  # reachable from restate and the host
     ports = container_ports(jaeger)
     assert ports[16686] == 16686
     assert 4317 in ports
@@ -101,7 +103,7 @@ def test_compose_lab_environment_selects_the_external_runtime(compose: dict[str,
     assert runtime.bind_host == "0.0.0.0"
     assert runtime.jaeger_url == "http://localhost:16686"
     assert restate_ui_url(runtime, env) == "http://localhost:9070/ui/"
-    assert browser_url(16686, env=env) == "http://127.0.0.1:16686/"
+    assert jaeger_trace_url("abc", env) == "http://localhost:16686/trace/abc"
 
 
 def test_lab_image_is_built_from_the_repository_pins() -> None:
@@ -120,7 +122,9 @@ def test_lab_image_is_built_from_the_repository_pins() -> None:
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == f"python-{python.group(1)}"
     assert f"--LabApp.default_url=/lab/tree/{NOTEBOOK}" in dockerfile
     assert "--ip=0.0.0.0" in dockerfile
-    assert "USER " in dockerfile  # kernels do not run as root
+    assert "python binder/install_jupyter_defaults.py" in dockerfile  # the same JupyterLab defaults as Binder
+    assert "USER learner" in dockerfile  # kernels do not run as root...
+    assert "install -d -o learner -g learner /home/learner/course" in dockerfile  # ...and can write .tourlab/
 
 
 def test_docker_build_context_leaves_local_installs_out() -> None:

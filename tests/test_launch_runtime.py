@@ -35,7 +35,6 @@ from tourlab._ports import free_port
 from tourlab._runtime import (
     EXPORTED_MARKER,
     ExternalRestate,
-    browser_url,
     restate_ui_url,
     runtime_kind,
     select_runtime,
@@ -153,13 +152,6 @@ def test_rule_5_nothing_available_lists_the_three_options() -> None:
 
 
 # -- links for the browser -------------------------------------------------------------------------
-
-
-def test_links_go_through_jupyter_server_proxy_on_a_hub() -> None:
-    assert browser_url(16686, "/search", {"JUPYTERHUB_SERVICE_PREFIX": "/user/ada/"}) == (
-        "/user/ada/proxy/16686/search"
-    )
-    assert browser_url(16686, env={}) == "http://127.0.0.1:16686/"
 
 
 def test_restate_ui_link_only_where_it_can_work() -> None:

@@ -103,8 +103,8 @@ _OWNER_SCRIPT = textwrap.dedent(
     import signal, sys, time
     from tourlab import Lab
     lab = Lab.start("tour/part1")
-    print(lab.runtime.pid, lab.admin_url, flush=True)
     try:
+        print(lab.runtime.pid, lab.admin_url, flush=True)  # inside try: SIGINT may follow at once
         time.sleep(120)
     except KeyboardInterrupt:
         print("interrupted", flush=True)

@@ -13,14 +13,25 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from tourlab import Lab
-from tourlab._tracing import Span, SpanStore, Trace, TraceReceiver, receiver_for, spans_from_request
+from tourlab._tracing import (
+    JaegerQuery,
+    Span,
+    SpanStore,
+    Trace,
+    TraceReceiver,
+    receiver_for,
+    spans_from_jaeger,
+    spans_from_request,
+)
 
 
 def _kv(key: str, value: str) -> common_pb2.KeyValue:
     return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=value))
 
 
-def _request(trace_id: bytes, spans: list[tuple[bytes, bytes, str, int]]) -> trace_service_pb2.ExportTraceServiceRequest:
+def _request(
+    trace_id: bytes, spans: list[tuple[bytes, bytes, str, int]]
+) -> trace_service_pb2.ExportTraceServiceRequest:
     """A request in Restate's shape: resource service.name=Restate, spans (id, parent, name, status)."""
     return trace_service_pb2.ExportTraceServiceRequest(
         resource_spans=[
@@ -113,6 +124,57 @@ def test_jaeger_json_has_what_the_jaeger_ui_upload_reads():
     }
 
 
+def test_jaeger_json_reads_back_into_the_same_trace():
+    trace = Trace(TRACE.hex(), spans_from_request(_request(TRACE, SHAPE)))
+    again = Trace(TRACE.hex(), spans_from_jaeger(json.loads(trace.jaeger_json())))
+
+    assert repr(again) == repr(trace)
+    assert [span.failed for span in again.attempts] == [True, False]
+    assert again.attempts[0].status_message == "transient failure"
+    assert again.spans[0].start_ns == trace.spans[0].start_ns
+
+
+class _FakeJaeger:
+    """Jaeger's HTTP API answering with a stored trace."""
+
+    def __init__(self, document: dict) -> None:
+        self.document = document
+        self.asked: list[str] = []
+
+    def get(self, url: str, timeout: float) -> object:
+        self.asked.append(url)
+        document = self.document
+
+        class Answer:
+            status_code = 200
+
+            def raise_for_status(self) -> None:
+                pass
+
+            def json(self) -> dict:
+                return document
+
+        return Answer()
+
+
+class _Client:
+    def invocation(self, invocation_id: str) -> object:
+        return type("I", (), {"trace_id": TRACE.hex(), "status": "completed", "retry_count": 1})()
+
+
+def test_traces_can_be_read_back_from_a_jaeger():
+    trace = Trace(TRACE.hex(), spans_from_request(_request(TRACE, SHAPE)))
+    jaeger = _FakeJaeger(trace.to_jaeger())
+    query = JaegerQuery("http://jaeger:16686/", http=jaeger)
+
+    found = query.trace_of(_Client(), "inv_1", timeout=0)  # type: ignore[arg-type]
+
+    assert jaeger.asked == [f"http://jaeger:16686/api/traces/{TRACE.hex()}"]
+    assert repr(found) == repr(trace)
+    assert JaegerQuery.from_env({}) is None
+    assert JaegerQuery.from_env({"TOURLAB_JAEGER_API_URL": "http://jaeger:16686"}) is not None
+
+
 def test_the_store_drops_the_oldest_traces_first():
     store = SpanStore(max_traces=3, max_spans=100)
     for number in range(5):
@@ -185,7 +247,7 @@ def test_the_lab_receives_restate_spans_for_a_call(lab: Lab, unique):
     assert f"CartObject/{cart}/addTicket" in trace._repr_html_()
 
 
-FLAKY_APP = '''
+FLAKY_APP = """
 import restate
 
 attempts = {}
@@ -202,7 +264,7 @@ async def charge(ctx: restate.Context, order: str) -> str:
 
 
 app = restate.app(services=[service])
-'''
+"""
 
 
 @pytest.fixture

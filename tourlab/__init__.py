@@ -19,8 +19,10 @@ from tourlab._errors import (
 from tourlab._lab import Lab, Reloaded
 from tourlab._runtime import select_runtime
 from tourlab._server import EmbeddedServer
+from tourlab._tracing import Span, SpanStore, Trace, TraceReceiver
 
 __all__ = [
+    "Dashboard",
     "EmbeddedServer",
     "HandlerModuleError",
     "Invocation",
@@ -34,5 +36,18 @@ __all__ = [
     "RuntimeUnavailableError",
     "ServerNotInstalledError",
     "ServerStartError",
+    "Span",
+    "SpanStore",
+    "Trace",
+    "TraceReceiver",
     "select_runtime",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The panels need ipywidgets: import them on first use, not with every `import tourlab`.
+    if name == "Dashboard":
+        from tourlab.panels import Dashboard
+
+        return Dashboard
+    raise AttributeError(f"module 'tourlab' has no attribute {name!r}")

@@ -11,16 +11,19 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tourlab import _config
 from tourlab._client import _NO_VALUE, Invocation, JournalEntry, RestateClient
-from tourlab._endpoint import Endpoint
 from tourlab._errors import LabError
-from tourlab._loader import LoadedApp, load_app
 from tourlab._logs import EndpointLog
 from tourlab._runtime import EXPORTED_MARKER, Runtime, select_runtime
-from tourlab._tracing import Trace, TraceReceiver, receiver_for
+from tourlab._tracing import JaegerQuery, Trace, TraceReceiver, receiver_for
+
+if TYPE_CHECKING:
+    from tourlab._endpoint import Endpoint
+    from tourlab._loader import LoadedApp
+    from tourlab.panels import Dashboard
 
 _current: Lab | None = None
 _current_lock = threading.Lock()
@@ -95,6 +98,10 @@ class Lab:
                 server_up = pool.submit(runtime.start)
                 if tracing is not None:
                     tracing.start()  # a few ms, while the server starts
+                # Hypercorn and the Restate SDK take ~0.2 s to import: do it while the server boots.
+                from tourlab._endpoint import Endpoint
+                from tourlab._loader import load_app  # noqa: F401 - warms the import of restate
+
                 log = EndpointLog(_config.LAB_HOME / "logs" / f"endpoint-{os.getpid()}.log")
                 log.install()
                 endpoint = Endpoint(bind_host=getattr(runtime, "bind_host", "127.0.0.1"))
@@ -150,6 +157,8 @@ class Lab:
         """Re-import the handler package from disk and re-register it; the old code serves on failure."""
         if self.app_dir is None:
             raise LabError("No handler folder loaded yet: call lab.load('tour/app') first.")
+        from tourlab._loader import load_app
+
         began = time.perf_counter()
         self.endpoint_log.install()  # re-wrap in case something replaced sys.stdout since the last load
         loaded = load_app(self.app_dir)
@@ -261,23 +270,31 @@ class Lab:
 
     # -- traces and panels -------------------------------------------------------------------
 
+    @property
+    def trace_source(self) -> TraceReceiver | JaegerQuery | None:
+        """Where this lab reads traces: its own receiver, or a Jaeger (``TOURLAB_JAEGER_API_URL``)."""
+        if self.tracing is not None and self.tracing.running:
+            return self.tracing
+        return JaegerQuery.from_env()
+
     def trace(self, invocation_id: str | None = None, *, timeout: float = 5.0) -> Trace:
         """The spans of an invocation's trace (default: the latest one), as Restate exported them.
 
         Waits up to `timeout` for the spans of a finished invocation to arrive (~0.2 s).
         Shown in a notebook it is a waterfall; ``print()`` it for the span tree.
         """
-        if self.tracing is None or not self.tracing.running:
+        source = self.trace_source
+        if source is None:
             why = self.tracing.error if self.tracing is not None else None
             raise LabError(
                 why
                 or "Tracing is off for this lab: it runs an external Restate or was started with "
-                "TOURLAB_TRACING=off. Point your Restate's --tracing-endpoint at a collector such as Jaeger."
+                "TOURLAB_TRACING=off. Point your Restate's --tracing-endpoint at a collector such as Jaeger "
+                "(and set TOURLAB_JAEGER_API_URL so the lab can read the traces back)."
             )
-        chosen = self._id(invocation_id)
-        return self.tracing.trace_of(self.client, chosen, timeout=timeout)
+        return source.trace_of(self.client, self._id(invocation_id), timeout=timeout)
 
-    def panel(self) -> Any:
+    def panel(self) -> Dashboard:
         """All live panels in one widget: invoke bar, journal, state, invocations, timers, trace, faults."""
         from tourlab.panels import Dashboard
 

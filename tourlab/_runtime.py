@@ -190,22 +190,10 @@ def select_runtime(env: Mapping[str, str] | None = None, *, tracing_endpoint: st
     return EmbeddedServer(binary=binary, tracing_endpoint=tracing_endpoint)
 
 
-def browser_url(port: int, path: str = "/", env: Mapping[str, str] | None = None) -> str:
-    """A link the learner's browser can open to a web UI listening on `port` next to the kernel.
-
-    On JupyterHub / Binder (``JUPYTERHUB_SERVICE_PREFIX`` set) it goes through
-    jupyter-server-proxy: ``<prefix>proxy/<port>/<path>``; elsewhere ``http://127.0.0.1:<port>/<path>``.
-    """
-    env = os.environ if env is None else env
-    path = "/" + path.lstrip("/")
-    prefix = env.get("JUPYTERHUB_SERVICE_PREFIX")
-    if prefix:
-        return f"{prefix.rstrip('/')}/proxy/{port}{path}"
-    return f"http://127.0.0.1:{port}{path}"
-
-
 def restate_ui_url(runtime: Runtime, env: Mapping[str, str] | None = None) -> str | None:
     """Where the browser finds Restate's UI, or None where it cannot work (behind a path prefix).
+
+    Links to other local web UIs go through jupyter-server-proxy: see ``tourlab.panels.links``.
 
     ``TOURLAB_RESTATE_UI_URL`` wins (docker compose sets http://localhost:9070/ui/).
     """

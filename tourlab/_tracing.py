@@ -19,6 +19,7 @@ import html
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +28,6 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any
 
-from tourlab import _config
 from tourlab._client import RestateClient
 from tourlab._ports import free_port
 
@@ -116,7 +116,12 @@ def _any_value(value: Any) -> Any:
 
 
 def _attributes(key_values: Iterable[Any]) -> dict[str, Any]:
-    return {kv.key: _any_value(kv.value) for kv in key_values}
+    # Keys and short values (targets, deployment ids, command types) repeat on every span: intern them.
+    return {sys.intern(kv.key): _short_interned(_any_value(kv.value)) for kv in key_values}
+
+
+def _short_interned(value: Any) -> Any:
+    return sys.intern(value) if isinstance(value, str) and len(value) <= 64 else value
 
 
 def spans_from_request(request: Any) -> list[Span]:
@@ -151,7 +156,7 @@ def spans_from_request(request: Any) -> list[Span]:
 class SpanStore:
     """Spans grouped by trace id, bounded in memory: the least recently updated traces go first."""
 
-    def __init__(self, *, max_traces: int = 500, max_spans: int = 20_000) -> None:
+    def __init__(self, *, max_traces: int = 1_000, max_spans: int = 10_000) -> None:
         self.max_traces = max_traces
         self.max_spans = max_spans
         self._traces: OrderedDict[str, dict[str, Span]] = OrderedDict()
@@ -200,16 +205,12 @@ class SpanStore:
                     return trace_id
         return None
 
-    def wait_for_trace(
-        self, trace_id: str, done: Callable[[list[Span]], bool], *, timeout: float = 5.0
-    ) -> list[Span]:
+    def wait_for_trace(self, trace_id: str, done: Callable[[list[Span]], bool], *, timeout: float = 5.0) -> list[Span]:
         """Wait until `done(spans)` holds for the trace (or the timeout passes); returns its spans."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
-                spans = sorted(
-                    self._traces.get(trace_id.lower(), {}).values(), key=lambda s: (s.start_ns, s.name)
-                )
+                spans = sorted(self._traces.get(trace_id.lower(), {}).values(), key=lambda s: (s.start_ns, s.name))
                 left = deadline - time.monotonic()
                 if done(spans) or left <= 0:
                     return spans
@@ -302,26 +303,111 @@ class TraceReceiver:
             self._server = None
 
     def trace_of(self, client: RestateClient, invocation_id: str, *, timeout: float = 5.0) -> Trace:
-        """The trace an invocation belongs to, waiting (up to `timeout`) for its spans to arrive.
-
-        A completed invocation's trace is complete once its ``invocation-end`` span is here
-        (callee spans end, and are exported, before it); for one still in flight, once there is
-        an attempt span for each attempt Restate counted.
-        """
-        invocation = client.invocation(invocation_id)
+        """The trace an invocation belongs to, waiting (up to `timeout`) for its spans to arrive."""
+        invocation, arrived = _wait_for_invocation(client, invocation_id)
         trace_id = (invocation.trace_id if invocation else None) or self.store.find_trace_of(invocation_id)
         if trace_id is None:
             return Trace("", [], invocation_id=invocation_id)
-
-        def arrived(spans: list[Span]) -> bool:
-            mine = [span for span in spans if span.invocation_id == invocation_id]
-            if invocation is None or invocation.status == "completed":
-                return any(span.name.startswith("invocation-end") for span in mine)
-            attempts = sum(span.name.startswith("invocation-attempt") for span in mine)
-            return bool(mine) and attempts >= invocation.retry_count
-
         spans = self.store.wait_for_trace(trace_id, arrived, timeout=timeout)
         return Trace(trace_id, spans, invocation_id=invocation_id)
+
+
+def _wait_for_invocation(client: RestateClient, invocation_id: str) -> tuple[Any, Callable[[list[Span]], bool]]:
+    """The invocation and a test telling whether its spans are all there.
+
+    A completed invocation's trace is complete once its ``invocation-end`` span is there
+    (callee spans end, and are exported, before it); for one still in flight, once there is
+    an attempt span for each attempt Restate counted.
+    """
+    invocation = client.invocation(invocation_id)
+
+    def arrived(spans: list[Span]) -> bool:
+        mine = [span for span in spans if span.invocation_id == invocation_id]
+        if invocation is None or invocation.status == "completed":
+            return any(span.name.startswith("invocation-end") for span in mine)
+        attempts = sum(span.name.startswith("invocation-attempt") for span in mine)
+        return bool(mine) and attempts >= invocation.retry_count
+
+    return invocation, arrived
+
+
+class JaegerQuery:
+    """Traces read back from a Jaeger's HTTP API, for a Restate that exports to Jaeger (docker compose).
+
+    ``TOURLAB_JAEGER_API_URL`` is the Jaeger address as the *kernel* reaches it (e.g.
+    ``http://jaeger:16686`` inside compose); ``TOURLAB_JAEGER_URL`` is the one for the browser.
+    """
+
+    def __init__(self, api_url: str, http: Any = None) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.http = http
+        self.running = True
+        self.error: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> JaegerQuery | None:
+        env = os.environ if env is None else env
+        api = env.get("TOURLAB_JAEGER_API_URL")
+        return cls(api) if api else None
+
+    def fetch(self, trace_id: str) -> list[Span]:
+        import httpx
+
+        http = self.http or httpx
+        response = http.get(f"{self.api_url}/api/traces/{trace_id}", timeout=5)
+        if response.status_code == 404:
+            return []
+        response.raise_for_status()
+        return spans_from_jaeger(response.json())
+
+    def trace_of(self, client: RestateClient, invocation_id: str, *, timeout: float = 5.0) -> Trace:
+        invocation, arrived = _wait_for_invocation(client, invocation_id)
+        trace_id = invocation.trace_id if invocation else None
+        if not trace_id:
+            return Trace("", [], invocation_id=invocation_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            spans = sorted(self.fetch(trace_id), key=lambda s: (s.start_ns, s.name))
+            if arrived(spans) or time.monotonic() >= deadline:
+                return Trace(trace_id, spans, invocation_id=invocation_id)
+            time.sleep(0.2)
+
+
+def spans_from_jaeger(document: Mapping[str, Any]) -> list[Span]:
+    """Spans out of Jaeger's JSON (its HTTP API answer, or the file ``Trace.jaeger_json`` writes)."""
+    spans = []
+    for trace in document.get("data") or []:
+        processes = trace.get("processes") or {}
+        for item in trace.get("spans") or []:
+            tags = {tag["key"]: tag.get("value") for tag in item.get("tags") or []}
+            failed = tags.pop("error", False) is True or tags.get("otel.status_code") == "ERROR"
+            message = str(tags.pop("otel.status_description", "") or "")
+            tags.pop("otel.status_code", None)
+            parent = next(
+                (ref["spanID"] for ref in item.get("references") or [] if ref.get("refType") == "CHILD_OF"), None
+            )
+            events = []
+            for entry in item.get("logs") or []:
+                fields = {field["key"]: field.get("value") for field in entry.get("fields") or []}
+                name = str(fields.pop("event", ""))
+                events.append(SpanEvent(int(entry.get("timestamp", 0)) * 1000, name, fields))
+            start = int(item.get("startTime", 0)) * 1000
+            spans.append(
+                Span(
+                    trace_id=str(item.get("traceID", trace.get("traceID", ""))).rjust(32, "0"),
+                    span_id=str(item["spanID"]),
+                    parent_id=parent,
+                    name=str(item.get("operationName", "")),
+                    start_ns=start,
+                    end_ns=start + int(item.get("duration", 0)) * 1000,
+                    status_code=STATUS_ERROR if failed else STATUS_UNSET,
+                    status_message=message,
+                    attributes=tags,
+                    events=tuple(events),
+                    service=str(processes.get(item.get("processID"), {}).get("serviceName", "")),
+                )
+            )
+    return spans
 
 
 def receiver_for(env: Mapping[str, str] | None = None) -> TraceReceiver | None:
@@ -329,19 +415,24 @@ def receiver_for(env: Mapping[str, str] | None = None) -> TraceReceiver | None:
 
     External Restate: none (point your Restate at a collector yourself). Docker: bound to all
     interfaces and advertised as host.docker.internal. Embedded: loopback only.
-    ``TOURLAB_TRACING=off`` turns tracing off.
+    ``TOURLAB_TRACING=off`` turns tracing off. Cheap: it never pings Docker.
     """
     from tourlab._docker import HOST_FROM_CONTAINER
-    from tourlab._runtime import external_settings
+    from tourlab._errors import LabError
+    from tourlab._runtime import RUNTIME_VAR, _embedded_binary, external_settings
 
     env = os.environ if env is None else env
-    if env.get("TOURLAB_TRACING", "").lower() in {"0", "off", "false", "no"}:
+    if env.get("TOURLAB_TRACING", "").strip().lower() in {"0", "off", "false", "no"}:
         return None
-    if external_settings(env) is not None:
+    try:
+        if external_settings(env) is not None:
+            return None
+    except LabError:
+        return None  # select_runtime reports the incomplete settings
+    forced = env.get(RUNTIME_VAR, "").strip().lower()
+    if forced == "external":
         return None
-    forced = env.get("TOURLAB_RUNTIME", "").lower()
-    embedded = forced == "embedded" or (forced != "docker" and _config.server_binary() is not None)
-    if embedded:
+    if forced != "docker" and (forced == "embedded" or _embedded_binary(env) is not None):
         return TraceReceiver()
     return TraceReceiver(bind_host="0.0.0.0", advertised_host=HOST_FROM_CONTAINER)
 
@@ -409,7 +500,7 @@ class Trace:
             commands = f"  [{', '.join(span.commands)}]" if span.commands else ""
             lines.append(f"{'  ' * depth}{_short_name(span)}{commands}{mark}")
         if not self.spans:
-            lines.append("(no spans yet: Restate exports them about 0.2 s after they end)")
+            lines = [_NO_SPANS]
         return "\n".join(lines)
 
     @property
@@ -525,6 +616,11 @@ def failure_summary(text: str | None) -> str:
 
 # -- the waterfall -------------------------------------------------------------------------------
 
+_NO_SPANS = (
+    "No spans (yet): Restate exports them about 0.2 s after they end, and a scheduled invocation "
+    "gets a trace only when it starts."
+)
+
 _COLORS = {
     "ingress": "#7b8794",
     "invocation-start": "#3b82f6",
@@ -533,13 +629,14 @@ _COLORS = {
 }
 
 
-def waterfall_html(trace: Trace, *, width: int = 560) -> str:
-    """The trace as an HTML waterfall: one row per span, failed attempts red, commands as ticks."""
+def waterfall_html(trace: Trace, *, width: int = 240, highlight: str | None = None) -> str:
+    """The trace as an HTML waterfall: one row per span, failed attempts red, commands as ticks.
+
+    The spans of invocation `highlight` (default: the one the trace was asked for) are in bold.
+    """
+    highlight = highlight if highlight is not None else trace.invocation_id
     if not trace.spans:
-        return (
-            "<div style='font-family:sans-serif;color:#666'>No spans for this trace yet "
-            "(Restate exports them about 0.2 s after they end).</div>"
-        )
+        return f"<div style='font-family:sans-serif;color:#666'>{html.escape(_NO_SPANS)}</div>"
     begin = min(span.start_ns for span in trace.spans)
     end = max(span.end_ns for span in trace.spans)
     total = max(end - begin, 1)
@@ -557,6 +654,8 @@ def waterfall_html(trace: Trace, *, width: int = 560) -> str:
             if COMMAND_TYPE in event.attributes
         )
         label = html.escape(_short_name(span))
+        if highlight is not None and span.invocation_id == highlight:
+            label = f"<b>{label}</b>"
         failure = (
             f"<div style='color:#dc2626;font-size:11px;padding-left:{depth * 12 + 4}px'>"
             f"{html.escape(_first_line(span.status_message)[:200])}</div>"
@@ -566,13 +665,13 @@ def waterfall_html(trace: Trace, *, width: int = 560) -> str:
         commands = html.escape(", ".join(span.commands))
         rows.append(
             "<div style='display:flex;align-items:center;margin:2px 0'>"
-            f"<div style='width:330px;flex:none;padding-left:{depth * 12}px;white-space:nowrap;"
+            f"<div style='width:38%;flex:none;padding-left:{depth * 12}px;white-space:nowrap;box-sizing:border-box;"
             f"overflow:hidden;text-overflow:ellipsis' title='{html.escape(span.name, quote=True)}'>"
             f"{'&#10007; ' if span.failed else ''}{label}</div>"
-            f"<div style='position:relative;width:{width}px;height:10px;background:#f1f5f9;flex:none'>"
+            f"<div style='position:relative;flex:1 1 auto;min-width:{width}px;height:10px;background:#f1f5f9'>"
             f"<div title='{commands}' style='position:absolute;left:{left:.2f}%;width:{bar_width:.2f}%;"
             f"height:10px;background:{color};border-radius:2px'></div>{ticks}</div>"
-            f"<div style='width:80px;flex:none;text-align:right;font-size:11px;color:#555'>"
+            f"<div style='width:72px;flex:none;text-align:right;font-size:11px;color:#555'>"
             f"{span.duration_ms:.1f} ms</div></div>{failure}"
         )
     failed = len(trace.failed_attempts)
@@ -584,12 +683,8 @@ def waterfall_html(trace: Trace, *, width: int = 560) -> str:
     )
     legend = (
         "<div style='font-size:11px;color:#555;margin-top:4px'>Bars: "
-        + " ".join(
-            f"<span style='color:{color}'>&#9632;</span> {name}" for name, color in _COLORS.items()
-        )
+        + " ".join(f"<span style='color:{color}'>&#9632;</span> {name}" for name, color in _COLORS.items())
         + " <span style='color:#dc2626'>&#9632;</span> failed attempt &middot; black ticks: journal "
         "commands (hover for the type)</div>"
     )
-    return (
-        "<div style='font-family:monospace;font-size:12px'>" + header + "".join(rows) + legend + "</div>"
-    )
+    return "<div style='font-family:monospace;font-size:12px'>" + header + "".join(rows) + legend + "</div>"

@@ -11,6 +11,7 @@ from tourlab.course.exercises import EXERCISES, Exercise, find_exercise
 from tourlab.course.progress import Progress, course_overview
 from tourlab.course.section import Section, open_section
 from tourlab.course.sections import SECTIONS, SectionSpec, find_section
+from tourlab.course.views import code_view, seconds_between
 from tourlab.course.workspace import Workspace, WorkspaceConflictError, workspace_root
 
 __all__ = [
@@ -23,10 +24,12 @@ __all__ = [
     "SectionSpec",
     "Workspace",
     "WorkspaceConflictError",
+    "code_view",
     "course_overview",
     "find_exercise",
     "find_section",
     "open_section",
     "run_check",
+    "seconds_between",
     "workspace_root",
 ]

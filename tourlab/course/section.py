@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import html
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tour.auxiliary import email_client, payment_client
-from tourlab import Lab, Reloaded
+from tourlab import Invocation, InvocationError, Lab, LabError, Reloaded
 from tourlab.course import magic
 from tourlab.course.checks import CheckResult, run_check
 from tourlab.course.exercises import find_exercise
 from tourlab.course.progress import Progress
 from tourlab.course.sections import SectionSpec, find_section
+from tourlab.course.views import View, invocations_view, journal_view, output_of, wait_for_retries
 from tourlab.course.workspace import Workspace, Written
 
 
@@ -113,6 +116,62 @@ class Section:
         text = self._require_workspace().read(file)
         return Markdown(f"`{self._require_workspace().display_path}{file}`\n```python\n{text}```", text)
 
+    def journal(self, invocation_id: str | None = None) -> View:
+        """The journal of an invocation (default: the latest call or send), one entry a line."""
+        return journal_view(self.lab.journal(invocation_id))
+
+    def invocations(self, target: str | None = None) -> View:
+        """What Restate ran (optionally only targets starting with `target`), oldest first."""
+        return invocations_view(self.lab.invocations(target=target, limit=100))
+
+    def output(self, invocation_id: str) -> Any:
+        """The result of a completed invocation."""
+        return output_of(self.lab, invocation_id)
+
+    def wait_for_retries(self, invocation_id: str, retries: int) -> Invocation:
+        """Wait until a failing invocation has been retried `retries` times."""
+        return wait_for_retries(self.lab, invocation_id, retries)
+
+    def wait_for_target(self, target: str, *statuses: str, timeout: float = 15.0) -> Invocation:
+        """Wait until an invocation of `target` (``Svc/key/handler``) exists and reaches a status
+        (default: completed). Useful for invocations that a handler started with a message."""
+        wanted = set(statuses or ("completed",))
+        deadline = time.monotonic() + timeout
+        seen: list[Invocation] = []
+        while time.monotonic() < deadline:
+            try:
+                seen = [i for i in self.lab.invocations(target=target, limit=100) if i.target == target]
+            except LabError:  # Restate may be busy restarting; ask again
+                seen = []
+            done = [i for i in seen if i.status in wanted]
+            if done:
+                return done[0]
+            time.sleep(0.05)
+        raise InvocationError(f"No invocation of {target} reached {sorted(wanted)} within {timeout:g} s: {seen}")
+
+    def wait_for_count(self, target: str, count: int, status: str, *, timeout: float = 10.0) -> list[Invocation]:
+        """Wait until `count` invocations of `target` are in `status` (Restate's tables lag by a few ms)."""
+        deadline = time.monotonic() + timeout
+        found: list[Invocation] = []
+        while time.monotonic() < deadline:
+            found = [i for i in self.lab.invocations(target=target, limit=100) if i.status == status]
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise InvocationError(f"Only {len(found)} invocation(s) of {target} are {status!r} after {timeout:g} s.")
+
+    def wait_until_finished(self, invocation_id: str, timeout: float = 10.0) -> str:
+        """Wait until an invocation completed or Restate dropped it; returns which of the two."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen = self.lab.invocation(invocation_id)
+            if seen is None:
+                return "dropped"
+            if seen.status == "completed":
+                return "completed"
+            time.sleep(0.05)
+        return self.lab.invocation(invocation_id).status if self.lab.invocation(invocation_id) else "dropped"
+
     def continue_from_checkpoint(self) -> Text:
         """Serve the reference solution this section ends with (``tour/partN``)."""
         checkpoint = self.spec.checkpoint or self.spec.app
@@ -178,7 +237,7 @@ class Section:
             state = f"new copy of `{workspace.start_from}/`" if self.created else "kept from last time, with your edits"
             lines.append(f"Your code: `{workspace.display_path}` ({state}), now live.")
             lines.append(
-                "Change it with a `%%handler <file>` cell, or in the editor followed by `lab.reload()`. "
+                "Change it with a `%%handler <file>` cell, or in the editor followed by `section.reload()`. "
                 "Start over with `section.reset(confirm=True)` (or the button below)."
             )
             plain.append(f"Your code: {workspace.display_path} ({state.replace('`', '')})")
@@ -240,6 +299,11 @@ def open_section(name: str, *, fresh: bool = True, lab: Lab | None = None, show:
     Your workspace files are never touched: they are created only if missing.
     """
     spec = find_section(name)
+    # The lab's trace receiver runs gRPC threads; keep gRPC's fork notices out of `!command` output.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+    # `!restate ...` runs in a pseudo-terminal: plain output, no spinners or colour codes.
+    os.environ.update(NO_COLOR="1", TERM="dumb")
     workspace = None
     if spec.start_from is not None:
         workspace = Workspace(spec.workspace_name, start_from=spec.start_from)

@@ -87,7 +87,7 @@ class Workspace:
         for source in sorted(self.source_dir.glob("*.py")):
             text = relative_imports(source.read_text())
             (self.path / source.name).write_text(text)
-            written[source.name] = text
+            written[source.name] = edit.definitions(text)
         self._save_record({"start_from": self.start_from, "created_at": time.time(), "written": written})
         return True
 
@@ -135,12 +135,11 @@ class Workspace:
         return target
 
     def changed_elsewhere(self, file: str, names: list[str] | None = None) -> list[str]:
-        """Definitions of `file` that differ from what the course last wrote there."""
+        """Definitions of `file` that differ from what the course itself last wrote there."""
         current = edit.definitions(self.read(file))
-        recorded_text = self._record().get("written", {}).get(file)
-        if recorded_text is None:
+        recorded = self._record().get("written", {}).get(file)
+        if recorded is None:
             return []
-        recorded = edit.definitions(recorded_text)
         candidates = names if names is not None else sorted(set(current) | set(recorded))
         return [n for n in candidates if current.get(n) != recorded.get(n)]
 
@@ -164,14 +163,15 @@ class Workspace:
             backup = self.backup()
         result = edit.splice(before, cell)
         target.write_text(result.text)
-        self._remember(file, result.text)
+        now = edit.definitions(result.text)
+        self._remember(file, {name: now[name] for name in names if name in now})
         return Written(file=file, summary=result.summary, backup=backup)
 
     def write_file(self, file: str, text: str) -> None:
         """Replace a whole file (used for solutions and by tests)."""
         target = self._check_file(file)
         target.write_text(text)
-        self._remember(file, text)
+        self._remember(file, edit.definitions(text), replace=True)
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -184,7 +184,9 @@ class Workspace:
     def _save_record(self, record: dict) -> None:
         (self.path / RECORD).write_text(json.dumps(record, indent=1))
 
-    def _remember(self, file: str, text: str) -> None:
+    def _remember(self, file: str, sources: dict[str, str], *, replace: bool = False) -> None:
+        """Note the definitions the course itself put into `file`."""
         record = self._record()
-        record.setdefault("written", {})[file] = text
+        written = record.setdefault("written", {})
+        written[file] = sources if replace else {**written.get(file, {}), **sources}
         self._save_record(record)

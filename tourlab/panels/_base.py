@@ -29,6 +29,8 @@ ACTIVE_STATUSES = frozenset({"pending", "ready", "running", "backing-off", "inbo
 #: Polling intervals of the refresh loop, in seconds.
 FAST_INTERVAL = 0.5
 TIMER_INTERVAL = 1.0
+#: While only timers count down, every n-th tick refreshes all panels (the others: the countdown only).
+FULL_ROUND_EVERY = 5
 
 #: Busy levels a panel reports after refreshing.
 IDLE, TIMERS, ACTIVE = 0, 1, 2
@@ -99,15 +101,28 @@ class Refresher:
         self._stop.set()
         self._wake.set()
 
+    def tick_countdowns(self) -> int:
+        """Between full rounds, while only timers count down: refresh just the panels that count."""
+        level = IDLE
+        for panel in list(self.panels):
+            if panel.counts_down:
+                level = max(level, panel.refresh())
+        return level
+
     def _loop(self) -> None:
         level = ACTIVE
+        ticks = 0
         while not self._stop.is_set():
             timeout = {ACTIVE: FAST_INTERVAL, TIMERS: TIMER_INTERVAL}.get(level)
-            self._wake.wait(timeout)  # None: sleep until poked
+            poked = self._wake.wait(timeout)  # None: sleep until poked
             self._wake.clear()
             if self._stop.is_set():
                 return
-            level = self.refresh_now()
+            ticks += 1
+            if level == TIMERS and not poked and ticks % FULL_ROUND_EVERY:
+                level = max(self.tick_countdowns(), TIMERS)
+            else:
+                level = self.refresh_now()
 
 
 class PanelBase(widgets.VBox):
@@ -115,6 +130,8 @@ class PanelBase(widgets.VBox):
 
     title = "Panel"
     description = ""
+    #: Refreshed every second while a timer counts down (the others every FULL_ROUND_EVERY seconds).
+    counts_down = False
 
     def __init__(self, lab: Lab, view: LabView | None = None, *, live: bool = True, **kwargs: Any) -> None:
         self.lab = lab
@@ -153,9 +170,7 @@ class PanelBase(widgets.VBox):
     def show_error(self, error: BaseException | str | None) -> None:
         text = None if error is None else (error if isinstance(error, str) else _error_text(error))
         self.last_error = text
-        set_if_changed(
-            self.error, f"<span style='color:#dc2626'>{html.escape(text)}</span>" if text else ""
-        )
+        set_if_changed(self.error, f"<span style='color:#dc2626'>{html.escape(text)}</span>" if text else "")
 
     def guarded(self, action: Callable[..., Any]) -> Callable[..., None]:
         """Wrap a button callback so that its errors show in the panel instead of the notebook."""
@@ -220,11 +235,13 @@ def table(headers: list[str], rows: list[list[str]], *, highlight: int | None = 
     body = []
     for number, row in enumerate(rows):
         style = " style='background:#fef9c3'" if number == highlight else ""
-        cells = "".join(f"<td style='padding:1px 8px 1px 0;vertical-align:top'>{cell}</td>" for cell in row)
+        cells = "".join(
+            f"<td style='padding:1px 8px 1px 0;vertical-align:top;white-space:nowrap'>{cell}</td>" for cell in row
+        )
         body.append(f"<tr{style}>{cells}</tr>")
     return (
-        "<table style='border-collapse:collapse;font-family:monospace;font-size:12px'>"
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        "<div style='overflow-x:auto'><table style='border-collapse:collapse;font-family:monospace;font-size:12px'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
 

@@ -83,7 +83,7 @@ class Dashboard(widgets.VBox):
 
     def _links(self) -> str:
         links = []
-        ui = restate_ui_url(self.lab.admin_url)
+        ui = restate_ui_url(self.lab.runtime)
         if ui:
             links.append(f"<a href='{html.escape(ui, quote=True)}' target='_blank'>Restate UI</a>")
         jaeger = jaeger_url()

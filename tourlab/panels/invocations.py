@@ -52,7 +52,7 @@ class InvocationsPanel(PanelBase):
         self.invocations: list[Invocation] = []
         self._syncing = False
         self.picker.observe(self._picked, "value")
-        self.view.observe(lambda _change: self._sync_picker(), "invocation_id")
+        self.view.observe(self.guarded(lambda _change: self._sync_picker()), "invocation_id")
         self._compose(self.table, widgets.HBox([self.picker, *self.actions.values()]), self.message)
 
     def _render(self) -> int:
@@ -68,15 +68,14 @@ class InvocationsPanel(PanelBase):
                 f"<code>{esc(inv.target)}</code>",
                 f"<b style='color:{_STATUS_COLORS.get(inv.status, '#111')}'>{esc(inv.status)}</b>",
                 str(inv.retry_count),
-                f"<span title='{html.escape(inv.last_failure or '', quote=True)}' style='color:#dc2626'>"
-                f"{esc(failure_summary(inv.last_failure)[:120])}</span>",
+                _failure_cell(inv.last_failure),
                 f"<code>{esc(inv.id)}</code>",
             ]
             for inv in listed
         ]
         highlight = next((n for n, inv in enumerate(listed) if inv.id == selected), None)
         body = (
-            table(["target", "status", "attempts", "last failure", "id"], rows, highlight=highlight)
+            table(["target", "status", "retries", "last failure", "id"], rows, highlight=highlight)
             if rows
             else "<i>No invocations yet.</i>"
         )
@@ -126,3 +125,9 @@ class InvocationsPanel(PanelBase):
         self.message.value = f"{action}: <code>{esc(chosen)}</code> &middot; {notes[action]}"
         self.view.refresher.poke()
         self.refresh()
+
+
+def _failure_cell(failure: str | None) -> str:
+    """The exception line, with Restate's full failure text (and traceback) as the tooltip."""
+    tooltip = html.escape(failure or "", quote=True)
+    return f"<span title='{tooltip}' style='color:#dc2626'>{esc(failure_summary(failure)[:120])}</span>"

@@ -173,7 +173,7 @@ def _status_text(invocation: Invocation | None) -> str:
         return "status: <i>pending</i>"
     text = f"status: <b>{html.escape(invocation.status)}</b>"
     if invocation.retry_count > 1 or invocation.last_failure:
-        text += f" (attempt {invocation.retry_count})"
+        text += f" (retry count {invocation.retry_count})"
     if invocation.last_failure and invocation.status != "completed":
         text += f": <span style='color:#dc2626'>{html.escape(failure_summary(invocation.last_failure))}</span>"
     return text

@@ -11,6 +11,10 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from tourlab._runtime import restate_ui_url
+
+__all__ = ["browser_url", "jaeger_trace_url", "jaeger_url", "restate_ui_url", "service_prefix"]
+
 _LOOPBACK = {"127.0.0.1", "localhost", "0.0.0.0", "::1"}
 
 
@@ -32,13 +36,6 @@ def browser_url(url: str, env: Mapping[str, str] | None = None) -> str:
     path = parts.path.lstrip("/")
     query = f"?{parts.query}" if parts.query else ""
     return f"{prefix}proxy/{parts.port}/{path}{query}"
-
-
-def restate_ui_url(admin_url: str, env: Mapping[str, str] | None = None) -> str | None:
-    """``<admin>/ui/`` where the Restate UI works, None behind a path prefix (it cannot run there)."""
-    if service_prefix(env) is not None:
-        return None
-    return admin_url.rstrip("/") + "/ui/"
 
 
 def jaeger_url(env: Mapping[str, str] | None = None) -> str | None:

@@ -7,13 +7,24 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from tourlab.panels._base import IDLE, TIMERS, LabView, PanelBase, clock, countdown, esc, parse_time, set_if_changed, table
+from tourlab.panels._base import (
+    IDLE,
+    TIMERS,
+    LabView,
+    PanelBase,
+    clock,
+    countdown,
+    esc,
+    parse_time,
+    set_if_changed,
+    table,
+)
 
 if TYPE_CHECKING:
     from tourlab._lab import Lab
 
 #: Re-read the timers from Restate at most this often while only counting down (seconds).
-REQUERY_SECONDS = 5.0
+REQUERY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,7 @@ class TimersPanel(PanelBase):
 
     title = "Timers"
     description = "scheduled calls and sleeps with a countdown"
+    counts_down = True
 
     def __init__(self, lab: Lab, view: LabView | None = None, **kwargs: Any) -> None:
         super().__init__(lab, view, **kwargs)

@@ -32,13 +32,15 @@ class TracePanel(PanelBase):
         self.links = widgets.HTML("")
         self.trace: Trace | None = None
         self._complete_since: dict[str, float] = {}
+        self._shown: tuple[object, ...] = ()
         self._compose(self.waterfall, self.links)
 
     def _render(self) -> int:
         invocation_id = self.view.invocation_id
-        receiver = self.lab.tracing
-        if receiver is None or not receiver.running:
-            reason = receiver.error if receiver is not None else None
+        source = self.lab.trace_source
+        if source is None:
+            self._shown = ()
+            reason = self.lab.tracing.error if self.lab.tracing is not None else None
             set_if_changed(
                 self.waterfall,
                 "<i>"
@@ -51,9 +53,10 @@ class TracePanel(PanelBase):
             )
             return IDLE
         if invocation_id is None:
+            self._shown = ()
             set_if_changed(self.waterfall, "<i>Select an invocation to see its trace.</i>")
             return IDLE
-        trace = receiver.trace_of(self.lab.client, invocation_id, timeout=0)
+        trace = source.trace_of(self.lab.client, invocation_id, timeout=0)
         self.trace = trace
         invocation = self.lab.client.invocation(invocation_id)
         note = ""
@@ -63,8 +66,11 @@ class TracePanel(PanelBase):
                 "(\"transient failure\"); the handler's exception was: <span style='color:#dc2626'>"
                 f"{esc(failure_summary(invocation.last_failure))}</span></div>"
             )
-        set_if_changed(self.waterfall, waterfall_html(trace) + note)
-        set_if_changed(self.links, self._links(trace))
+        shown = (trace.trace_id, len(trace.spans), note)
+        if shown != self._shown:  # drawing and encoding a trace costs more than fetching it
+            self._shown = shown
+            set_if_changed(self.waterfall, waterfall_html(trace) + note)
+            set_if_changed(self.links, self._links(trace))
         return ACTIVE if self._waiting_for_spans(invocation_id, invocation, trace) else IDLE
 
     def _waiting_for_spans(self, invocation_id: str, invocation: Any, trace: Trace) -> bool:

@@ -1,0 +1,24 @@
+"""Notebook runs (nbval) get their own workspace and progress file, never the learner's."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Kernels inherit this process's environment, so set it before nbval starts any kernel.
+_scratch = Path(tempfile.mkdtemp(prefix="tourlab-nbval-"))
+os.environ["TOURLAB_WORKSPACE"] = str(_scratch / "workspace")
+os.environ["TOURLAB_PROGRESS"] = str(_scratch / "progress.json")
+os.environ.pop("TOUR_RESERVATION_SECONDS", None)
+
+_SANITIZER = Path(__file__).with_name("sanitize.cfg")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compare outputs after sanitizing ids, ports and timestamps, in this environment's kernel."""
+    if config.option.nbval_sanitize_with is None:
+        config.option.nbval_sanitize_with = str(_SANITIZER)
+    config.option.nbval_current_env = True

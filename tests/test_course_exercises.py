@@ -1,0 +1,136 @@
+"""Every exercise check, through the real Restate: the reference passes, the skeleton gets a hint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tourlab import HandlerModuleError, Lab
+from tourlab.course import EXERCISES, Progress, Section, Workspace, find_section, open_section, run_check
+
+EXPECTED_PROBLEM = {
+    "checkout_calls_handle": "does not call CheckoutService/handle",
+    "expire_ticket": "still in the cart",
+    "reserve": "left the 'status' state at None",
+    "unreserve": "After unreserve the status is still 'RESERVED'",
+    "mark_as_sold": "left the status at 'RESERVED'",
+    "email_notifications": "received no e-mail",
+    "checkout_marks_sold": "never told the ticket's TicketObject",
+}
+
+
+@pytest.fixture
+def course_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TOURLAB_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
+    return tmp_path
+
+
+@pytest.fixture
+def course_lab(lab: Lab, course_env: Path) -> Iterator[Lab]:
+    """The session lab; put back on tour/part1 afterwards for the other tests."""
+    yield lab
+    lab.load("tour/part1")
+
+
+def _section_on(lab: Lab, exercise_id: str, start_from: str) -> Section:
+    exercise = EXERCISES[exercise_id]
+    spec = find_section(exercise.section)
+    workspace = Workspace(f"x_{exercise_id}", start_from=start_from)
+    workspace.ensure()
+    section = Section(spec, lab, workspace)
+    section.load_workspace()
+    return section
+
+
+def test_every_exercise_has_an_expected_failure() -> None:
+    assert set(EXPECTED_PROBLEM) == set(EXERCISES)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_reference_solution_passes(course_lab: Lab, exercise_id: str) -> None:
+    course_lab.load(EXERCISES[exercise_id].solution_from)
+    result = run_check(exercise_id, course_lab)
+    assert result.ok, repr(result)
+    assert len(result.passed) >= 2
+    assert repr(result).startswith("PASSED")
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_skeleton_fails_with_a_hint_and_the_solution_fixes_it(course_lab: Lab, exercise_id: str) -> None:
+    exercise = EXERCISES[exercise_id]
+    section = _section_on(course_lab, exercise_id, exercise.solution_from)
+    section.write(exercise.file, exercise.skeleton)
+
+    failed = section.check(exercise_id)
+    assert not failed.ok
+    assert EXPECTED_PROBLEM[exercise_id] in (failed.problem or ""), failed.problem
+    assert failed.hint == exercise.hints[0]
+    shown = repr(failed)
+    assert shown.startswith("NOT YET")
+    assert "Hint 1/3" in shown
+    assert f'section.hint("{exercise_id}")' in shown
+    assert not Progress().has_passed(exercise_id)
+
+    section.apply_solution(exercise_id)
+    passed = section.check(exercise_id)
+    assert passed.ok, repr(passed)
+    assert Progress().has_passed(exercise_id)
+
+
+def test_hints_come_in_layers(course_lab: Lab) -> None:
+    section = _section_on(course_lab, "reserve", "tour/part2")
+    assert section.hint("reserve").text.count("Hint") == 2
+    last = section.hint("reserve").text
+    assert "Hint 3/3" in last
+    assert "section.solution('reserve')" in last
+    assert "<details>" in section.solution("reserve")._repr_html_()
+
+
+def test_open_section_creates_the_workspace_once_and_serves_it(course_lab: Lab, course_env: Path) -> None:
+    section = open_section("02_durable_execution", lab=course_lab, show=False)
+    assert section.created
+    assert section.workspace is not None
+    assert section.workspace.path == course_env / "workspace" / "s02_durable_execution"
+    assert course_lab.loaded is not None
+    assert course_lab.loaded.package == "s02_durable_execution"
+
+    # Editing in the editor, then reloading, serves the edit.
+    cart = section.workspace.path / "cart_object.py"
+    cart.write_text(
+        cart.read_text().replace("return await ctx.object_call(reserve", "return not await ctx.object_call(reserve")
+    )
+    section.reload()
+    assert course_lab.call("CartObject", "editor-user", "addTicket", "seat1") is False
+
+    again = open_section("02", lab=course_lab, show=False)
+    assert not again.created
+    assert "return not await" in cart.read_text()
+    assert "kept from last time" in repr(again.header())
+
+
+def test_a_broken_cell_keeps_the_previous_code_serving(course_lab: Lab, course_env: Path) -> None:
+    section = open_section("01_invoking_handlers", lab=course_lab, show=False)
+    with pytest.raises(HandlerModuleError, match=r"cart_object\.py, line \d+"):
+        section.write(
+            "cart_object.py",
+            "@cart.handler()\nasync def checkout(ctx: ObjectContext) -> bool:\n    return True\n\n\n"
+            "broken = undefined_name\n",
+        )
+    assert course_lab.call("CartObject", "broken-user", "addTicket", "seat1") is True
+
+
+def test_reset_is_a_two_step_action(course_lab: Lab, course_env: Path) -> None:
+    section = open_section("01", lab=course_lab, show=False)
+    section.write(
+        "checkout_service.py",
+        "@checkout_service.handler()\nasync def handle(ctx: Context, order: Order) -> bool:\n    return False\n",
+    )
+    assert "Nothing changed" in section.reset().text
+    assert "return False" in section.workspace.read("checkout_service.py")  # type: ignore[union-attr]
+    done = section.reset(confirm=True).text
+    assert "back at its starting point" in done
+    assert "workspace/.backups/" in done
+    assert "return False" not in section.workspace.read("checkout_service.py")  # type: ignore[union-attr]

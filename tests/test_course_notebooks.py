@@ -1,0 +1,86 @@
+"""The notebooks and the course machinery agree: exercise cells, section openers, the magic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from tourlab import Lab
+from tourlab._config import PROJECT_ROOT
+from tourlab.course import EXERCISES, SECTIONS, SectionSpec, open_section
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+OURS = [spec for spec in SECTIONS if spec.id != "07"]  # 07_tracing has its own tests
+
+
+def _code_cells(notebook: str) -> list[nbformat.NotebookNode]:
+    nb = nbformat.read(NOTEBOOKS / f"{notebook}.ipynb", as_version=4)
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+@pytest.mark.parametrize("spec", OURS, ids=lambda s: s.notebook)
+def test_notebook_opens_its_section_and_ends_with_done(spec: SectionSpec) -> None:
+    cells = _code_cells(spec.notebook)
+    assert f'open_section("{spec.notebook}")' in cells[0].source
+    assert cells[-1].source.strip() == "section.done()"
+
+
+@pytest.mark.parametrize("spec", OURS, ids=lambda s: s.notebook)
+def test_stored_outputs_have_no_unexpected_errors(spec: SectionSpec) -> None:
+    for cell in _code_cells(spec.notebook):
+        errors = [out for out in cell.get("outputs", []) if out.output_type == "error"]
+        if errors:
+            assert "raises-exception" in cell.metadata.get("tags", []), cell.source
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_exercise_cell_is_the_registered_skeleton_followed_by_its_check(exercise_id: str) -> None:
+    exercise = EXERCISES[exercise_id]
+    spec = next(s for s in SECTIONS if s.id == exercise.section)
+    cells = _code_cells(spec.notebook)
+    expected = f"%%handler {exercise.file}\n" + exercise.skeleton
+    positions = [i for i, cell in enumerate(cells) if cell.source.strip() == expected.strip()]
+    assert positions, f"{spec.notebook} has no exercise cell with the skeleton of {exercise_id}"
+    assert cells[positions[0] + 1].source.strip() == f'section.check("{exercise_id}")'
+    assert any(cell.source.strip() == f'section.solution("{exercise_id}")' for cell in cells)
+    assert exercise_id in spec.exercises
+
+
+@pytest.fixture
+def shell(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("TOURLAB_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
+    instance = InteractiveShell.instance()
+    yield instance
+    InteractiveShell.clear_instance()
+    lab.load("tour/part1")
+
+
+def test_handler_magic_writes_the_cell_and_reloads(lab: Lab, shell: Any, unique: Callable[[str], str]) -> None:
+    section = open_section("01_invoking_handlers", lab=lab, show=False)
+    assert section.workspace is not None
+    cell = (
+        "from .ticket_object import reserve\n\n\n"
+        '@cart.handler("addTicket")\n'
+        "async def add_ticket(ctx: ObjectContext, ticket_id: str) -> bool:\n"
+        "    return not await ctx.object_call(reserve, key=ticket_id, arg=None)\n"
+    )
+    result = shell.run_cell(f"%%handler cart_object.py\n{cell}")
+    assert result.success, result.error_in_exec
+    assert "replaced add_ticket; imported reserve" in repr(result.result)
+    assert "return not await" in section.workspace.read("cart_object.py")
+    assert lab.call("CartObject", unique("magic"), "addTicket", "seat1") is False
+
+    # The same cell after an edit in the editor: refused, the edit survives.
+    target = section.workspace.path / "cart_object.py"
+    target.write_text(target.read_text().replace("return not await", "return await"))
+    refused = shell.run_cell(f"%%handler cart_object.py\n{cell}")
+    assert not refused.success
+    assert "changed outside this notebook" in str(refused.error_in_exec)
+    assert "return not await" not in target.read_text()
