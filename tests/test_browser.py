@@ -167,3 +167,54 @@ def test_getting_started_runs_top_to_bottom_and_reserves_a_seat(page, jupyterlab
     first_call.scroll_into_view_if_needed()
     assert first_call.is_visible()
     page.screenshot(path=str(ARTIFACTS / "getting_started.png"))
+
+
+def _fill(page, label: str, value: str) -> None:
+    field = page.locator(".widget-text", has_text=label).locator("input").first
+    field.fill(value)
+    field.press("Enter")
+
+
+def _panel_shows(page, text: str, *, within: str = ".widget-html", timeout: int = 30_000) -> None:
+    page.locator(within, has_text=text).first.wait_for(timeout=timeout)
+
+
+def test_panel_buttons_reserve_then_sell_a_seat(page, jupyterlab: JupyterLab):
+    open_notebook(page, jupyterlab, "07_tracing.ipynb")
+    run_all_cells(page)
+    assert error_outputs(page) == []
+    invoke_bar = page.locator(".widget-vbox", has_text="Invoke").filter(
+        has=page.locator("button", has_text="addTicket")
+    )
+    invoke_bar.first.scroll_into_view_if_needed()
+
+    _fill(page, "user", "Zoe")
+    _fill(page, "seat", "seat9Z")
+    page.locator("button", has_text="addTicket").first.click()
+
+    _panel_shows(page, "TicketObject/seat9Z/reserve")  # the journal's call entry
+    _panel_shows(page, '"RESERVED"')  # the state panel's ticket
+    _panel_shows(page, '"seat9Z"')  # the state panel's cart
+    invoke_bar.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "panels-reserved.png"))
+
+    page.locator("button", has_text="checkout").first.click()
+
+    _panel_shows(page, '"SOLD"')
+    cart = page.locator(".widget-html", has_text="CartObject/Zoe").filter(has_text="no state").first
+    cart.wait_for(timeout=30_000)
+    assert "seat9Z" not in (cart.text_content() or "")
+    page.screenshot(path=str(ARTIFACTS / "panels-sold.png"))
+
+
+def test_tracing_notebook_draws_a_waterfall(page, jupyterlab: JupyterLab):
+    open_notebook(page, jupyterlab, "07_tracing.ipynb")
+    run_all_cells(page)
+    assert error_outputs(page) == []
+
+    waterfall = page.locator(".jp-OutputArea-output", has_text="invocation-attempt").first
+    waterfall.scroll_into_view_if_needed()
+    text = waterfall.text_content() or ""
+    assert "ingress" in text
+    assert "invocation-attempt" in text
+    page.screenshot(path=str(ARTIFACTS / "tracing-waterfall.png"))

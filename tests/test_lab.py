@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from support import invocation_of
 
 from tourlab import InvocationError, Lab, LabError
 from tourlab._config import PROJECT_ROOT, cli_binary
@@ -28,7 +29,7 @@ def test_restart_keeps_state_and_a_pending_timer(lab: Lab, unique, monkeypatch):
     lab.load("tour/part3")
     cart, seat = unique("Mary"), unique("seat")
     assert lab.call("CartObject", cart, "addTicket", seat) is True
-    expire_id = lab.query(f"SELECT id FROM sys_invocation WHERE target = 'CartObject/{cart}/expireTicket'")[0]["id"]
+    expire_id = invocation_of(lab, f"CartObject/{cart}/expireTicket")
     server_pid = lab.runtime.pid
 
     lab.restart_server()

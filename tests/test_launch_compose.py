@@ -129,7 +129,7 @@ def test_lab_image_is_built_from_the_repository_pins() -> None:
 
 def test_docker_build_context_leaves_local_installs_out() -> None:
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
-    assert {".venv", "node_modules", ".tourlab", ".git"} <= ignored
+    assert {".venv", "node_modules", ".tourlab", "workspace", ".git"} <= ignored  # no learner work in the image
 
 
 def _text_files() -> list[Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from support import eventually, invocation_of
 
 from tour.auxiliary import email_client, payment_client
 from tourlab import Lab
@@ -28,11 +29,7 @@ def fresh_fakes() -> Iterator[None]:
 
 
 def _expire_invocation(lab: Lab, cart: str) -> str:
-    rows = lab.query(
-        "SELECT id FROM sys_invocation WHERE target = 'CartObject/" + cart + "/expireTicket' ORDER BY created_at DESC"
-    )
-    assert rows, "addTicket did not schedule expireTicket"
-    return rows[0]["id"]
+    return invocation_of(lab, f"CartObject/{cart}/expireTicket")
 
 
 @pytest.mark.parametrize("part", ["part1", "part2", "part3", "part4"])
@@ -115,7 +112,7 @@ def test_checkout_sells_the_tickets_and_clears_the_cart(lab: Lab, part: str, uni
     assert lab.state("CartObject", cart) == {}
     for seat in seats:
         sold = lambda seat=seat: lab.state("TicketObject", seat) == {"status": "SOLD"}  # noqa: E731
-        assert _eventually(sold), f"{seat} was not marked as sold"
+        assert eventually(sold), f"{seat} was not marked as sold"
 
 
 def test_part4_charges_40_per_ticket_and_sends_an_email(lab: Lab, unique, fresh_fakes):
@@ -168,14 +165,3 @@ def test_idempotency_key_header_returns_the_first_result(lab: Lab, part: str, un
     assert lab.call("CartObject", cart, "addTicket", seat, idempotency_key=key) is True
     assert lab.call("CartObject", cart, "addTicket", seat) is False
     assert lab.state("CartObject", cart) == {"tickets": [seat]}
-
-
-def _eventually(check, timeout: float = 10.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
