@@ -134,3 +134,14 @@ def test_reset_is_a_two_step_action(course_lab: Lab, course_env: Path) -> None:
     assert "back at its starting point" in done
     assert "workspace/.backups/" in done
     assert "return False" not in section.workspace.read("checkout_service.py")  # type: ignore[union-attr]
+
+
+def test_a_check_on_code_that_does_not_load_says_where(course_lab: Lab, course_env: Path) -> None:
+    section = open_section("01_invoking_handlers", lab=course_lab, show=False)
+    assert section.workspace is not None
+    cart = section.workspace.path / "cart_object.py"
+    cart.write_text(cart.read_text() + "\nbroken = undefined_name\n")
+    result = section.check("checkout_calls_handle")
+    assert not result.ok
+    assert "cart_object.py, line" in (result.problem or "")
+    assert "NameError" in (result.problem or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,12 @@ def shell(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
     monkeypatch.setenv("TOURLAB_WORKSPACE", str(tmp_path / "workspace"))
     monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
+    for name in ("GRPC_VERBOSITY", "GRPC_ENABLE_FORK_SUPPORT", "NO_COLOR", "TERM"):
+        # open_section adjusts these inside a shell; put them back afterwards.
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:
+            monkeypatch.delenv(name, raising=False)
     instance = InteractiveShell.instance()
     yield instance
     InteractiveShell.clear_instance()

@@ -335,14 +335,17 @@ class Lab:
             EXPORTED_MARKER: self.admin_url,
         }
         cli = _config.cli_binary()
-        if cli is not None:
-            env["PATH"] = f"{cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        path = os.environ.get("PATH", "")
+        if cli is not None and str(cli.parent) not in path.split(os.pathsep):
+            env["PATH"] = f"{cli.parent}{os.pathsep}{path}"
         return env
 
     def _export_cli_env(self) -> None:
         # `!restate ...` in a notebook runs in a subshell that inherits the kernel's environment.
-        if self.runtime.kind != "external":
-            os.environ.update(self.cli_env())
+        env = self.cli_env()
+        if self.runtime.kind == "external":  # the user's own RESTATE_* settings already point there
+            env = {"PATH": env["PATH"]} if "PATH" in env else {}
+        os.environ.update(env)
 
     def cli(self, *args: str, timeout: float = 30.0) -> str:
         """Run the restate CLI against this lab and return what it printed."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tour.auxiliary import email_client, payment_client
-from tourlab import Invocation, InvocationError, Lab, LabError, Reloaded
+from tourlab import HandlerModuleError, Invocation, InvocationError, Lab, LabError, Reloaded
 from tourlab.course import magic
 from tourlab.course.checks import CheckResult, run_check
 from tourlab.course.exercises import find_exercise
@@ -188,8 +188,12 @@ class Section:
 
     def check(self, exercise_id: str) -> CheckResult:
         """Load your workspace and test it against the exercise, through Restate."""
-        self._exercise(exercise_id)
-        self.load_workspace()
+        exercise = self._exercise(exercise_id)
+        try:
+            self.load_workspace()
+        except HandlerModuleError as broken:
+            problem = f"{str(broken).splitlines()[0]} {_detail(broken)}"
+            return CheckResult(exercise, problem=problem, hint=exercise.hints[0])
         result = run_check(exercise_id, self.lab)
         if result.ok:
             self.progress.passed(exercise_id)
@@ -231,7 +235,13 @@ class Section:
 
     def header(self) -> Markdown:
         spec, workspace = self.spec, self.workspace
-        lines = [f"**Section {spec.label}** — Restate {self.lab.runtime.kind}, fresh and empty."]
+        kind = self.lab.runtime.kind
+        server = (
+            "your own Restate server (state from earlier runs is kept)"
+            if kind == "external"
+            else f"a fresh, empty Restate ({kind})"
+        )
+        lines = [f"**Section {spec.label}** — running on {server}."]
         plain = [f"Section {spec.label}"]
         if workspace is not None:
             state = f"new copy of `{workspace.start_from}/`" if self.created else "kept from last time, with your edits"
@@ -299,11 +309,8 @@ def open_section(name: str, *, fresh: bool = True, lab: Lab | None = None, show:
     Your workspace files are never touched: they are created only if missing.
     """
     spec = find_section(name)
-    # The lab's trace receiver runs gRPC threads; keep gRPC's fork notices out of `!command` output.
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
-    # `!restate ...` runs in a pseudo-terminal: plain output, no spinners or colour codes.
-    os.environ.update(NO_COLOR="1", TERM="dumb")
+    if _in_notebook():
+        _quiet_shell_commands()
     workspace = None
     if spec.start_from is not None:
         workspace = Workspace(spec.workspace_name, start_from=spec.start_from)
@@ -325,6 +332,28 @@ def open_section(name: str, *, fresh: bool = True, lab: Lab | None = None, show:
     if show:
         _display(section)
     return section
+
+
+def _detail(error: Exception) -> str:
+    lines = str(error).splitlines()
+    return lines[1].strip() if len(lines) > 1 else ""
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    return get_ipython() is not None
+
+
+def _quiet_shell_commands() -> None:
+    """Make ``!command`` output in a notebook plain and stable."""
+    # The lab's trace receiver runs gRPC threads; keep gRPC's fork notices out of `!command` output.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+    # `!restate ...` runs in a pseudo-terminal: plain output, no spinners or colour codes.
+    os.environ.update(NO_COLOR="1", TERM="dumb")
 
 
 def _display(section: Section) -> None:

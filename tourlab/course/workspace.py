@@ -75,7 +75,8 @@ class Workspace:
         return f"workspace/{self.name}/"
 
     def exists(self) -> bool:
-        return (self.path / "app.py").is_file()
+        """Whether the folder is there (even half-empty: then it is the learner's to fix or reset)."""
+        return self.path.is_dir()
 
     def ensure(self) -> bool:
         """Create the workspace from its starting point if it is missing; True if it was created."""
