@@ -46,7 +46,13 @@ class JupyterLab:
                 "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             ],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=root,
-            env={**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings)},
+            env={
+                **os.environ,
+                "JUPYTERLAB_SETTINGS_DIR": str(settings),
+                # Keep the learner's real workspace and progress untouched by the browser run.
+                "TOURLAB_WORKSPACE": str(root / "workspace"),
+                "TOURLAB_PROGRESS": str(root / "progress.json"),
+            },
         )  # fmt: skip
         self._wait_ready()
 

@@ -278,6 +278,9 @@ class TraceReceiver:
         """Serve on the chosen port; a failure leaves tracing off (``error`` says why), never the lab."""
         if self._server is not None:
             return
+        # The server child is forked while gRPC threads run: keep gRPC's fork notices out of cells.
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+        os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
         try:
             import grpc
             from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
