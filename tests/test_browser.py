@@ -38,6 +38,10 @@ class JupyterLab:
         news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
         news.parent.mkdir(parents=True)
         news.write_text('{"fetchNews": "false", "checkForUpdates": false}')
+        # Render every cell (no virtual scrolling), so outputs far down the notebook are real DOM.
+        tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+        tracker.parent.mkdir(parents=True)
+        tracker.write_text('{"windowingMode": "none"}')
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
@@ -202,7 +206,7 @@ def test_panel_buttons_reserve_then_sell_a_seat(page, jupyterlab: JupyterLab):
     _panel_shows(page, '"RESERVED"')  # the state panel's ticket
     _panel_shows(page, '"seat9Z"')  # the state panel's cart
     invoke_bar.first.scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "panels-reserved.png"))
+    page.screenshot(path=str(ARTIFACTS / "panels-reserved.jpg"), quality=60)
 
     page.locator("button", has_text="checkout").first.click()
 
@@ -223,4 +227,4 @@ def test_tracing_notebook_draws_a_waterfall(page, jupyterlab: JupyterLab):
     text = waterfall.text_content() or ""
     assert "ingress" in text
     assert "invocation-attempt" in text
-    page.screenshot(path=str(ARTIFACTS / "tracing-waterfall.png"))
+    waterfall.screenshot(path=str(ARTIFACTS / "tracing-waterfall.png"))
