@@ -228,3 +228,30 @@ def test_tracing_notebook_draws_a_waterfall(page, jupyterlab: JupyterLab):
     assert "ingress" in text
     assert "invocation-attempt" in text
     waterfall.screenshot(path=str(ARTIFACTS / "tracing-waterfall.png"))
+
+
+def _servers_of_kernels(jupyterlab: JupyterLab) -> set[int]:
+    import psutil
+
+    lab_server = psutil.Process(jupyterlab.process.pid)
+    return {
+        child.pid for kernel in lab_server.children() for child in kernel.children() if child.name() == "restate-server"
+    }
+
+
+def test_restarting_the_kernel_leaves_no_restate_server_behind(page, jupyterlab: JupyterLab):
+    from support import eventually
+
+    earlier = _servers_of_kernels(jupyterlab)  # kernels of other scenarios keep theirs
+    open_notebook(page, jupyterlab, "00_getting_started.ipynb")
+    run_all_cells(page)
+    servers = eventually(lambda: _servers_of_kernels(jupyterlab) - earlier)
+    assert servers, "the notebook's kernel started no restate-server"
+
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+
+    import psutil
+
+    assert eventually(lambda: not any(psutil.pid_exists(pid) for pid in servers), timeout=30), (
+        "a restate-server outlived its kernel's restart"
+    )
