@@ -9,16 +9,14 @@ Testcontainers' reaper removes the container if the kernel dies without stopping
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from tourlab import _config
 from tourlab._errors import RuntimeUnavailableError, ServerStartError
 from tourlab._ports import free_port
+from tourlab._readiness import wait_until_ready
 
 INGRESS_PORT = 8080
 ADMIN_PORT = 9070
@@ -129,13 +127,18 @@ class DockerRestate:
         self._container.start()
         self._started = True
         self._read_urls()
-        _wait_healthy([self.admin_url + "/health", self.ingress_url + "/restate/health"], timeout)
+        self._wait_ready(timeout)
 
     def restart(self, timeout: float = 60.0) -> None:
         """Restart the container; its data (state, journals, timers) and host ports are kept."""
         self._container.get_wrapped_container().restart()
         self._read_urls()
-        _wait_healthy([self.admin_url + "/health", self.ingress_url + "/restate/health"], timeout)
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        problem = wait_until_ready(self.admin_url, self.ingress_url, timeout=timeout, interval=0.2)
+        if problem is not None:
+            raise ServerStartError(f"The Restate container was not ready after {timeout:.0f} s ({problem}).")
 
     def _read_urls(self) -> None:
         host = self._container.get_container_host_ip()
@@ -151,19 +154,3 @@ class DockerRestate:
         if self._started:
             self._container.stop()
             self._started = False
-
-
-def _wait_healthy(urls: list[str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    pending = list(urls)
-    with httpx.Client(timeout=1.0) as http:
-        while pending and time.monotonic() < deadline:
-            try:
-                if http.get(pending[0]).status_code == 200:
-                    pending.pop(0)
-                    continue
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-    if pending:
-        raise ServerStartError(f"The Restate container was not healthy after {timeout:.0f} s ({pending[0]}).")

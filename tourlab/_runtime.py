@@ -12,17 +12,15 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
-import httpx
-
 from tourlab import _config
 from tourlab._docker import NO_ENGINE_HINT, DockerRestate, docker_available
 from tourlab._errors import RuntimeUnavailableError, ServerNotInstalledError
+from tourlab._readiness import wait_until_ready
 from tourlab._server import EmbeddedServer
 
 #: Set by a lab when it exports its own URLs for the CLI, so children don't mistake them for external.
@@ -83,26 +81,13 @@ class ExternalRestate:
 
     def start(self, timeout: float = 30.0) -> None:
         """Nothing to start: wait until the server answers (docker compose may still be starting it)."""
-        deadline = time.monotonic() + timeout
-        checks = [f"{self.admin_url}/health", f"{self.ingress_url}/restate/health"]
-        last_error = ""
-        with httpx.Client(timeout=2.0) as http:
-            while checks:
-                try:
-                    status = http.get(checks[0]).status_code
-                    if status == 200:
-                        checks.pop(0)
-                        continue
-                    last_error = f"HTTP {status}"
-                except httpx.HTTPError as error:
-                    last_error = f"{type(error).__name__}: {error}"
-                if time.monotonic() >= deadline:
-                    raise RuntimeUnavailableError(
-                        f"The external Restate does not answer at {checks[0]} ({last_error}) after "
-                        f"{timeout:.0f} s. Check RESTATE_ADMIN_URL / RESTATE_INGRESS_URL and that the server "
-                        "runs, or unset RESTATE_ADMIN_URL to use the embedded restate-server."
-                    )
-                time.sleep(0.25)
+        problem = wait_until_ready(self.admin_url, self.ingress_url, timeout=timeout, interval=0.25)
+        if problem is not None:
+            raise RuntimeUnavailableError(
+                f"The external Restate is not ready after {timeout:.0f} s ({problem}). Check RESTATE_ADMIN_URL / "
+                "RESTATE_INGRESS_URL and that the server runs, or unset RESTATE_ADMIN_URL to use the embedded "
+                "restate-server."
+            )
 
     def restart(self, timeout: float = 0) -> None:
         raise RuntimeUnavailableError(

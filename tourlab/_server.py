@@ -6,18 +6,17 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psutil
 
 from tourlab import _config
 from tourlab._errors import ServerNotInstalledError, ServerStartError
 from tourlab._ports import free_port
 from tourlab._process import pid_alive, spawn_owned, terminate
+from tourlab._readiness import wait_until_ready
 
 _OWNER_FILE = "owner.json"
 _PORT_CLASH_MARKERS = ("Address in use", "Address already in use", "AddrInUse")
@@ -176,20 +175,16 @@ class EmbeddedServer:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self._process = spawn_owned(self._command(), env=self._environment(), cwd=self.data_dir, log=log)
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=1.0) as http:
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    self._fail_early()
-                if (
-                    _healthy(http, f"{self.admin_url}/health")
-                    and _healthy(http, f"{self.ingress_url}/restate/health")
-                    and _partition_ready(http, self.admin_url)
-                ):
-                    return
-                time.sleep(0.02)
-        terminate(self._process)
-        raise ServerStartError(f"restate-server was not healthy after {timeout:.0f} s. Log: {self.log_path}")
+        problem = wait_until_ready(self.admin_url, self.ingress_url, timeout=timeout, before_each_try=self._check_alive)
+        if problem is not None:
+            terminate(self._process)
+            raise ServerStartError(
+                f"restate-server was not ready after {timeout:.0f} s ({problem}). Log: {self.log_path}"
+            )
+
+    def _check_alive(self) -> None:
+        if self._process is not None and self._process.poll() is not None:
+            self._fail_early()
 
     def _fail_early(self) -> None:
         with self.log_path.open("rb") as log:
@@ -206,19 +201,3 @@ class EmbeddedServer:
 
 class _PortClashError(Exception):
     pass
-
-
-def _partition_ready(http: httpx.Client, admin_url: str) -> bool:
-    # Healthy is not ready: queries and invocations wait until the partition has a leader.
-    try:
-        response = http.post(f"{admin_url}/query", json={"query": "SELECT id FROM sys_invocation LIMIT 1"})
-    except httpx.HTTPError:
-        return False
-    return response.status_code == 200
-
-
-def _healthy(http: httpx.Client, url: str) -> bool:
-    try:
-        return http.get(url).status_code == 200
-    except httpx.HTTPError:
-        return False

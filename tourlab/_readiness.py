@@ -1,0 +1,54 @@
+"""When is a Restate ready for the lab? Both health checks pass *and* its partition answers.
+
+Healthy is not ready: right after a (re)start, queries and invocations fail or wait until
+the partition has a leader. Every runtime (embedded, Docker, external) waits the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+_READY_QUERY = {"query": "SELECT id FROM sys_invocation LIMIT 1"}
+
+
+def readiness_problem(http: httpx.Client, admin_url: str, ingress_url: str) -> str | None:
+    """None when Restate is ready, else what is not ready yet (for error messages)."""
+    checks = (
+        ("GET", f"{admin_url}/health", None),
+        ("GET", f"{ingress_url}/restate/health", None),
+        ("POST", f"{admin_url}/query", _READY_QUERY),
+    )
+    for method, url, body in checks:
+        try:
+            status = http.request(method, url, json=body).status_code
+        except httpx.HTTPError as error:
+            return f"{url}: {type(error).__name__}"
+        if status != 200:
+            return f"{url}: HTTP {status}"
+    return None
+
+
+def wait_until_ready(
+    admin_url: str,
+    ingress_url: str,
+    *,
+    timeout: float,
+    interval: float = 0.02,
+    before_each_try: Callable[[], None] | None = None,
+) -> str | None:
+    """Poll until Restate is ready; None when it is, else the last problem seen when time ran out.
+
+    `before_each_try` runs before every poll and may raise (e.g. when the server process died).
+    """
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as http:
+        while True:
+            if before_each_try is not None:
+                before_each_try()
+            problem = readiness_problem(http, admin_url, ingress_url)
+            if problem is None or time.monotonic() >= deadline:
+                return problem
+            time.sleep(interval)
