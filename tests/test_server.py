@@ -9,25 +9,16 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from support import eventually
 
 from tourlab import EmbeddedServer, ServerNotInstalledError
 from tourlab._config import PROJECT_ROOT
 from tourlab._process import pid_alive
 from tourlab._server import clean_stale_data_dirs
-
-
-def _wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_start_serves_admin_and_ingress_then_stop_removes_everything():
@@ -131,7 +122,7 @@ def test_no_orphan_server_after_owner_is_sigkilled():
     assert pid_alive(server_pid)
     owner.kill()  # what nbval and a kernel crash do: no atexit, no cleanup code runs
     owner.wait()
-    assert _wait_until(lambda: not pid_alive(server_pid)), "restate-server outlived its owner"
+    assert eventually(lambda: not pid_alive(server_pid)), "restate-server outlived its owner"
 
 
 def test_interrupting_the_kernel_does_not_stop_the_server():
@@ -145,4 +136,4 @@ def test_interrupting_the_kernel_does_not_stop_the_server():
     finally:
         owner.kill()
         owner.wait()
-    assert _wait_until(lambda: not pid_alive(server_pid))
+    assert eventually(lambda: not pid_alive(server_pid))
