@@ -10,7 +10,7 @@ import time
 
 import httpx
 import pytest
-from support import invocation_of
+from support import eventually, invocation_of
 
 from tourlab import InvocationError, Lab, LabError
 from tourlab._config import PROJECT_ROOT, cli_binary
@@ -241,3 +241,35 @@ def _register_when_up(client, uri: str, timeout: float = 20.0) -> dict:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_kill_stops_a_retrying_invocation_for_good(lab: Lab, copy_part, unique):
+    app = copy_part("part1")
+    module = app / "ticket_object.py"
+    module.write_text(
+        module.read_text().replace(
+            "async def reserve(ctx: ObjectContext) -> bool:\n",
+            'async def reserve(ctx: ObjectContext) -> bool:\n    raise RuntimeError("never works")\n',
+        )
+    )
+    lab.load(app)
+    reserve_call = lab.send("TicketObject", unique("seat"), "reserve")
+    lab.wait_for(reserve_call, "backing-off", timeout=15)
+
+    lab.kill(reserve_call)
+
+    killed = lab.wait_for(reserve_call, "completed", timeout=15)
+    assert killed.completion_result == "failure"
+
+
+def test_cancel_drops_a_delayed_call_before_it_runs(lab: Lab, unique):
+    lab.load("tour/part3")
+    cart, seat = unique("Mary"), unique("seat")
+    assert lab.call("CartObject", cart, "addTicket", seat) is True
+    later = lab.send("CartObject", cart, "expireTicket", seat, delay=60)
+    assert lab.invocation(later).status == "scheduled"
+
+    lab.cancel(later)
+
+    assert eventually(lambda: lab.invocation(later) is None or lab.invocation(later).status == "completed")
+    assert lab.state("CartObject", cart) == {"tickets": [seat]}  # expireTicket never ran

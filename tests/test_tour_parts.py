@@ -125,6 +125,9 @@ def test_part4_charges_40_per_ticket_and_sends_an_email(lab: Lab, unique, fresh_
 
     assert [(c.amount, c.succeeded) for c in payment_client.charges()] == [(120, True)]
     assert email_client.outbox == [(cart, "payment succeeded")]
+    handle = invocation_of(lab, "CheckoutService/handle")
+    steps = [entry.name for entry in lab.journal(handle) if entry.entry_type == "Command: Run"]
+    assert steps == ["payment", "email"]
 
 
 def test_payment_key_is_stable_across_retries_and_charged_once(lab: Lab, copy_part, unique, fresh_fakes):
