@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tourlab import EmbeddedServer
+from tourlab import EmbeddedRestate
 from tourlab._config import PROJECT_ROOT
 from tourlab._ports import free_port
 
@@ -88,7 +88,7 @@ def manual_loop(runs: int) -> dict[str, list[float]]:
     with httpx.Client(timeout=30) as http:
         for _ in range(runs):
             began = time.perf_counter()
-            server = EmbeddedServer()
+            server = EmbeddedRestate()
             server.start()
             port = free_port()
             hypercorn = _start_hypercorn("bench_app/app:app", port, root)

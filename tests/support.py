@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import time
+import json
+import re
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
-from tourlab import Lab
+import httpx
+
+from tourlab import Lab, poll
 
 T = TypeVar("T")
+
+FIXTURES = Path(__file__).with_name("fixtures")
 
 
 def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05) -> T:
     """Poll `check` until it returns something truthy; returns that value (or the last falsy one)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
+    return poll(check, timeout=timeout, interval=interval).value
 
 
 def invocation_of(lab: Lab, target: str, timeout: float = 10.0) -> str:
@@ -31,3 +32,75 @@ def invocation_of(lab: Lab, target: str, timeout: float = 10.0) -> str:
     invocation_id = eventually(newest, timeout)
     assert invocation_id, f"no invocation of {target} appeared"
     return invocation_id
+
+
+def recorded(name: str) -> dict[str, Any]:
+    """A file of rows recorded from a real restate-server (``tests/fixtures/<name>.json``)."""
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+class RecordedRestate:
+    """Answers the admin and ingress requests the lab makes from rows recorded on a real server.
+
+    For fast unit tests (``httpx.MockTransport(RecordedRestate(...))``); the end-to-end tests
+    use a real restate-server. Every request is kept in ``requests``.
+    """
+
+    def __init__(
+        self,
+        *,
+        invocations: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        journals: dict[str, list[dict[str, Any]]] | None = None,
+        state: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        outputs: dict[str, Any] | None = None,
+    ) -> None:
+        self.invocations = list(invocations)
+        self.journals = journals or {}
+        self.state = list(state)
+        self.outputs = outputs or {}
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path
+        if path == "/query":
+            return httpx.Response(200, json={"rows": self.rows(json.loads(request.content)["query"])})
+        found = re.fullmatch(r"/restate/invocation/([^/]+)/(output|attach)", path)
+        if found and found.group(1) in self.outputs:
+            return httpx.Response(200, json=self.outputs[found.group(1)])
+        if found:
+            return httpx.Response(470, json={"message": "not ready"})
+        return httpx.Response(404, json={"message": f"no recording for {path}"})
+
+    def queries(self) -> list[str]:
+        return [json.loads(r.content)["query"] for r in self.requests if r.url.path == "/query"]
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        one = re.search(r"FROM sys_invocation WHERE id = '([^']+)'", sql)
+        if one:
+            return [row for row in self.invocations if row["id"] == one.group(1)]
+        if "FROM sys_invocation WHERE status = 'scheduled'" in sql:
+            return [row for row in self.invocations if row["status"] == "scheduled"]
+        if "FROM sys_invocation" in sql:
+            return sorted(self.invocations, key=lambda row: row.get("created_at", ""), reverse=True)
+        journal = re.search(r"FROM sys_journal WHERE id = '([^']+)'", sql)
+        if journal:
+            return self.journals.get(journal.group(1), [])
+        if "FROM sys_journal j JOIN sys_invocation i" in sql:
+            open_ids = {row["id"]: row["target"] for row in self.invocations if row["status"] != "completed"}
+            return [
+                {**entry, "id": inv_id, "target": target}
+                for inv_id, target in open_ids.items()
+                for entry in self.journals.get(inv_id, [])
+                if entry["entry_type"] == "Command: Sleep" or entry["entry_type"].startswith("Notification")
+            ]
+        if "FROM state" in sql:
+            services = set(re.findall(r"service_name = '([^']+)'", sql))
+            keys = set(re.findall(r"service_key = '([^']+)'", sql))
+            return [
+                row
+                for row in self.state
+                if row["service_name"] in services and (not keys or row["service_key"] in keys)
+            ]
+        raise AssertionError(f"no recording answers {sql!r}")

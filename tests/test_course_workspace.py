@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tourlab import LabError
 from tourlab.course import Progress, Workspace, WorkspaceConflictError, course_overview, edit
 from tourlab.course.magic import parse_line
 
@@ -110,7 +111,7 @@ def test_reset_backs_up_and_restores_the_start(workspace: Workspace) -> None:
 def test_magic_line() -> None:
     assert parse_line("cart_object.py") == ("cart_object.py", False)
     assert parse_line("cart_object.py --force") == ("cart_object.py", True)
-    with pytest.raises(ValueError, match="Usage"):
+    with pytest.raises(LabError, match="Usage"):
         parse_line("")
 
 

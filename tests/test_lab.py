@@ -175,11 +175,11 @@ def test_shell_restate_command_reaches_the_kernels_server(lab: Lab, unique):
 
 @pytest.mark.parametrize("part", ["part1", "part4"])
 def test_each_part_runs_with_hypercorn_exactly_as_the_tour_says(part: str, unique):
-    from tourlab import EmbeddedServer, RestateClient
+    from tourlab import EmbeddedRestate, RestateClient
     from tourlab._ports import free_port
 
     port = free_port()
-    server = EmbeddedServer()
+    server = EmbeddedRestate()
     server.start()
     endpoint = subprocess.Popen(
         [sys.executable, "-m", "hypercorn", "-b", f"localhost:{port}", f"tour/{part}/app:app"],
@@ -199,11 +199,11 @@ def test_each_part_runs_with_hypercorn_exactly_as_the_tour_says(part: str, uniqu
 
 
 def test_learner_app_runs_with_the_hypercorn_config_file(unique):
-    from tourlab import EmbeddedServer, RestateClient
+    from tourlab import EmbeddedRestate, RestateClient
     from tourlab._ports import free_port
 
     port = free_port()
-    server = EmbeddedServer()
+    server = EmbeddedRestate()
     server.start()
     endpoint = subprocess.Popen(
         [

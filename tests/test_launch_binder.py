@@ -86,7 +86,6 @@ CHECK = textwrap.dedent(
     import json, os, shutil
     import tourlab
     from tourlab import Lab, _config
-    from tourlab._runtime import restate_ui_url
     from tourlab.panels.links import browser_url
 
     lab = Lab.start("tour/part3")
@@ -99,10 +98,10 @@ CHECK = textwrap.dedent(
             "which_restate": shutil.which("restate"),
             "which_server": shutil.which("restate-server"),
             "runtime_var": os.environ.get("TOURLAB_RUNTIME"),
-            "kind": lab.runtime.kind,
+            "kind": lab.runtime_kind,
             "results": results,
             "jaeger_link": browser_url("http://127.0.0.1:16686/"),
-            "restate_ui": restate_ui_url(lab.runtime),
+            "restate_ui": lab.restate_ui_url,
         }))
     finally:
         lab.stop()

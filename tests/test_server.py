@@ -15,14 +15,14 @@ import httpx
 import pytest
 from support import eventually
 
-from tourlab import EmbeddedServer, ServerNotInstalledError
+from tourlab import EmbeddedRestate, ServerNotInstalledError
 from tourlab._config import PROJECT_ROOT
 from tourlab._process import pid_alive
-from tourlab._server import clean_stale_data_dirs
+from tourlab._runtimes.embedded import clean_stale_data_dirs
 
 
 def test_start_serves_admin_and_ingress_then_stop_removes_everything():
-    server = EmbeddedServer()
+    server = EmbeddedRestate()
     server.start()
     try:
         assert httpx.get(f"{server.admin_url}/health").status_code == 200
@@ -38,7 +38,7 @@ def test_start_serves_admin_and_ingress_then_stop_removes_everything():
 
 
 def test_server_runs_in_its_own_session():
-    server = EmbeddedServer()
+    server = EmbeddedRestate()
     server.start()
     try:
         assert os.getsid(server.pid) != os.getsid(0)
@@ -47,7 +47,7 @@ def test_server_runs_in_its_own_session():
 
 
 def test_port_taken_before_start_is_replaced_by_a_free_one():
-    server = EmbeddedServer()
+    server = EmbeddedRestate()
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", server.ports.ingress))
     blocker.listen()
@@ -64,7 +64,7 @@ def test_port_taken_before_start_is_replaced_by_a_free_one():
 def test_missing_binary_says_how_to_install(monkeypatch):
     monkeypatch.setenv("RESTATE_SERVER_BIN", "/nonexistent/restate-server")
     with pytest.raises(ServerNotInstalledError, match="npm ci"):
-        EmbeddedServer()
+        EmbeddedRestate()
 
 
 def test_stale_data_dirs_of_dead_owners_are_removed(tmp_path: Path):

@@ -7,19 +7,21 @@ import uuid
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
+from support import eventually
 
-from tourlab import Lab
+from tourlab import Invocation, Lab
+from tourlab._runtimes import choose_runtime
 from tourlab._tracing import (
     JaegerQuery,
     Span,
     SpanStore,
     Trace,
     TraceReceiver,
-    receiver_for,
     spans_from_jaeger,
     spans_from_request,
 )
@@ -134,42 +136,20 @@ def test_jaeger_json_reads_back_into_the_same_trace():
     assert again.spans[0].start_ns == trace.spans[0].start_ns
 
 
-class _FakeJaeger:
-    """Jaeger's HTTP API answering with a stored trace."""
-
-    def __init__(self, document: dict) -> None:
-        self.document = document
-        self.asked: list[str] = []
-
-    def get(self, url: str, timeout: float) -> object:
-        self.asked.append(url)
-        document = self.document
-
-        class Answer:
-            status_code = 200
-
-            def raise_for_status(self) -> None:
-                pass
-
-            def json(self) -> dict:
-                return document
-
-        return Answer()
-
-
-class _Client:
-    def invocation(self, invocation_id: str) -> object:
-        return type("I", (), {"trace_id": TRACE.hex(), "status": "completed", "retry_count": 1})()
-
-
 def test_traces_can_be_read_back_from_a_jaeger():
     trace = Trace(TRACE.hex(), spans_from_request(_request(TRACE, SHAPE)))
-    jaeger = _FakeJaeger(trace.to_jaeger())
-    query = JaegerQuery("http://jaeger:16686/", http=jaeger)
+    asked: list[str] = []
 
-    found = query.trace_of(_Client(), "inv_1", timeout=0)  # type: ignore[arg-type]
+    def jaeger(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, content=trace.jaeger_json())
 
-    assert jaeger.asked == [f"http://jaeger:16686/api/traces/{TRACE.hex()}"]
+    query = JaegerQuery("http://jaeger:16686/", transport=httpx.MockTransport(jaeger))
+    done = Invocation(id="inv_1", target="CartObject/Mary/addTicket", status="completed", trace_id=TRACE.hex())
+
+    found = query.trace_of(done, "inv_1", timeout=0)
+
+    assert asked == [f"http://jaeger:16686/api/traces/{TRACE.hex()}"]
     assert repr(found) == repr(trace)
     assert JaegerQuery.from_env({}) is None
     assert JaegerQuery.from_env({"TOURLAB_JAEGER_API_URL": "http://jaeger:16686"}) is not None
@@ -197,8 +177,8 @@ def test_the_receiver_answers_otlp_export_calls():
         assert receiver.endpoint == f"http://127.0.0.1:{receiver.port}"
         with grpc.insecure_channel(f"127.0.0.1:{receiver.port}") as channel:
             trace_service_pb2_grpc.TraceServiceStub(channel).Export(_request(TRACE, SHAPE), timeout=5)
-        spans = receiver.store.wait_for_trace(TRACE.hex(), lambda spans: len(spans) == 5, timeout=5)
-        assert len(spans) == 5
+        spans = eventually(lambda: len(receiver.store.spans(TRACE.hex())) == 5, timeout=5)
+        assert spans
         assert receiver.store.find_trace_of("inv_1") == TRACE.hex()
     finally:
         receiver.stop()
@@ -206,24 +186,22 @@ def test_the_receiver_answers_otlp_export_calls():
 
 
 def test_receiver_placement_follows_the_runtime():
-    assert receiver_for({"RESTATE_ADMIN_URL": "http://r:9070", "RESTATE_INGRESS_URL": "http://r:8080"}) is None
-    assert receiver_for({"TOURLAB_TRACING": "off"}) is None
-    docker = receiver_for({"TOURLAB_RUNTIME": "docker"})
-    assert docker is not None
-    assert docker.bind_host == "0.0.0.0"
-    assert docker.endpoint == f"http://host.docker.internal:{docker.port}"
-    embedded = receiver_for({"TOURLAB_RUNTIME": "embedded"})
-    assert embedded is not None
-    assert embedded.bind_host == "127.0.0.1"
-    assert embedded.endpoint.startswith("http://127.0.0.1:")
+    external = choose_runtime({"RESTATE_ADMIN_URL": "http://r:9070", "RESTATE_INGRESS_URL": "http://r:8080"})
+    assert not external.traced
+    assert not choose_runtime({"TOURLAB_TRACING": "off"}).traced
+    embedded = choose_runtime({"TOURLAB_RUNTIME": "embedded"})
+    assert embedded.traced
+    receiver = TraceReceiver(bind_host=embedded.bind_host, advertised_host=embedded.endpoint_host)
+    assert receiver.bind_host == "127.0.0.1"
+    assert receiver.endpoint.startswith("http://127.0.0.1:")
 
 
 # -- against the real Restate ----------------------------------------------------------------------
 
 
 def test_the_lab_receives_restate_spans_for_a_call(lab: Lab, unique):
-    assert lab.tracing is not None
-    assert lab.tracing.running
+    assert isinstance(lab.traces, TraceReceiver)
+    assert lab.traces.running
     lab.load("tour/part4")
     cart, seat = unique("Mary"), unique("seat")
     assert lab.call("CartObject", cart, "addTicket", seat) is True

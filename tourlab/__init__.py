@@ -4,12 +4,17 @@
 >>> lab = Lab.start("tour/part1")
 >>> lab.call("CartObject", "Mary", "addTicket", "seat2B")
 True
+
+Everything public is listed in ``__all__``; the ``tourlab._*`` modules are private, and the
+lab's own subpackages (``tourlab.panels``, ``tourlab.course``) use only what is listed here.
 """
 
-from tourlab._client import Invocation, JournalEntry, RestateClient
+from tourlab._client import NO_ARG, RestateClient
+from tourlab._config import LAB_HOME, LOCAL_HOSTS, PROJECT_ROOT
 from tourlab._errors import (
     HandlerModuleError,
     InvocationError,
+    InvocationTimeoutError,
     LabError,
     RegistrationError,
     RuntimeUnavailableError,
@@ -17,37 +22,43 @@ from tourlab._errors import (
     ServerStartError,
 )
 from tourlab._lab import Lab, Reloaded
-from tourlab._runtime import select_runtime
-from tourlab._server import EmbeddedServer
-from tourlab._tracing import Span, SpanStore, Trace, TraceReceiver
+from tourlab._model import ACTIVE_STATUSES, Invocation, JournalEntry, Timer, failure_summary
+from tourlab._runtimes import EmbeddedRestate, Runtime, RuntimeChoice, choose_runtime, create_runtime
+from tourlab._tracing import JaegerQuery, Span, SpanStore, Trace, TraceReceiver, TraceSource
+from tourlab._wait import Polled, poll
 
 __all__ = [
-    "Dashboard",
-    "EmbeddedServer",
+    "ACTIVE_STATUSES",
+    "LAB_HOME",
+    "LOCAL_HOSTS",
+    "NO_ARG",
+    "PROJECT_ROOT",
+    "EmbeddedRestate",
     "HandlerModuleError",
     "Invocation",
     "InvocationError",
+    "InvocationTimeoutError",
+    "JaegerQuery",
     "JournalEntry",
     "Lab",
     "LabError",
+    "Polled",
     "RegistrationError",
     "Reloaded",
     "RestateClient",
+    "Runtime",
+    "RuntimeChoice",
     "RuntimeUnavailableError",
     "ServerNotInstalledError",
     "ServerStartError",
     "Span",
     "SpanStore",
+    "Timer",
     "Trace",
     "TraceReceiver",
-    "select_runtime",
+    "TraceSource",
+    "choose_runtime",
+    "create_runtime",
+    "failure_summary",
+    "poll",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # The panels need ipywidgets: import them on first use, not with every `import tourlab`.
-    if name == "Dashboard":
-        from tourlab.panels import Dashboard
-
-        return Dashboard
-    raise AttributeError(f"module 'tourlab' has no attribute {name!r}")

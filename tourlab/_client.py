@@ -1,131 +1,33 @@
-"""Invoke handlers and ask Restate what it did, over one shared HTTP client."""
+"""Invoke handlers and ask Restate what it did, over one shared HTTP client.
+
+Pass ``transport=httpx.MockTransport(...)`` to answer from recorded responses in unit tests.
+"""
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, Final
 from urllib.parse import quote
 
 import httpx
 
-from tourlab._errors import InvocationError, LabError, RegistrationError
+from tourlab._errors import InvocationError, InvocationTimeoutError, LabError, RegistrationError
+from tourlab._model import Invocation, JournalEntry, Timer, decode_value, parse_journal, parse_time
+from tourlab._wait import poll
+
+
+class _NoArgument:
+    """The type of NO_ARG."""
+
+    def __repr__(self) -> str:
+        return "NO_ARG"
+
+
+#: "Call this handler without an input" (``None`` would send JSON ``null``).
+NO_ARG: Final = _NoArgument()
 
 _JSON = {"content-type": "application/json"}
-_NO_VALUE = object()
-TERMINAL_STATUSES = frozenset({"completed"})
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """What Restate knows about one invocation (a row of ``sys_invocation``)."""
-
-    id: str
-    target: str
-    status: str
-    retry_count: int = 0
-    last_failure: str | None = None
-    trace_id: str | None = None
-    idempotency_key: str | None = None
-    completion_result: str | None = None
-    completion_failure: str | None = None
-    created_at: str | None = None
-    scheduled_start_at: str | None = None
-    invoked_by_id: str | None = None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Invocation:
-        return cls(
-            id=row["id"],
-            target=row["target"],
-            status=row["status"],
-            retry_count=int(row.get("retry_count") or 0),
-            last_failure=row.get("last_failure"),
-            trace_id=row.get("trace_id"),
-            idempotency_key=row.get("idempotency_key"),
-            completion_result=row.get("completion_result"),
-            completion_failure=row.get("completion_failure"),
-            created_at=row.get("created_at"),
-            scheduled_start_at=row.get("scheduled_start_at"),
-            invoked_by_id=row.get("invoked_by_id"),
-        )
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """One entry of an invocation's journal (a row of ``sys_journal``).
-
-    ``name`` is the name of a ``ctx.run`` step or the key of a state command; ``target`` is
-    the handler a call or send goes to; ``completed`` says whether Restate has recorded the
-    result of a command that waits for one (a call, a run step, a sleep).
-    """
-
-    index: int
-    entry_type: str
-    name: str | None = None
-    target: str | None = None
-    completed: bool | None = None
-    wake_up_at: str | None = None
-    callee_id: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def is_command(self) -> bool:
-        return self.entry_type.startswith("Command")
-
-
-def _target_text(target: dict[str, Any]) -> str:
-    (_kind, spec), *_ = target.items()
-    key = spec.get("key")
-    return f"{spec['name']}/{key}/{spec['handler']}" if key is not None else f"{spec['name']}/{spec['handler']}"
-
-
-def _millis_to_iso(millis: int) -> str:
-    return datetime.fromtimestamp(millis / 1000, tz=UTC).isoformat(timespec="milliseconds")
-
-
-def parse_journal(rows: list[dict[str, Any]]) -> list[JournalEntry]:
-    """Turn ``sys_journal`` rows into entries, matching commands with their completions."""
-    details = [json.loads(row.get("entry_lite_json") or "{}") for row in rows]
-    completed_ids = {
-        detail["Notification"]["id"].get("CompletionId")
-        for detail in details
-        if "Notification" in detail and isinstance(detail["Notification"].get("id"), dict)
-    }
-    entries = []
-    for row, detail in zip(rows, details, strict=True):
-        name = row.get("name") or None
-        target = callee = wake_up = None
-        completed: bool | None = None
-        if "Command" in detail:
-            (command, body), *_ = detail["Command"].items() if detail["Command"] else [("", {})]
-            body = body or {}
-            name = name or body.get("name") or body.get("key") or None
-            if "invocation_target" in body:
-                target = _target_text(body["invocation_target"])
-                callee = body.get("invocation_id")
-            if command == "Sleep" and "wake_up_time" in body:
-                wake_up = _millis_to_iso(body["wake_up_time"])
-            if command == "OneWayCall" and body.get("invoke_time"):
-                wake_up = _millis_to_iso(body["invoke_time"])
-            waits_for = body.get("result_completion_id", body.get("completion_id"))
-            completed = waits_for in completed_ids if waits_for is not None else True
-        entries.append(
-            JournalEntry(
-                index=int(row["index"]),
-                entry_type=row["entry_type"],
-                name=name,
-                target=target,
-                completed=completed,
-                wake_up_at=wake_up,
-                callee_id=callee,
-                raw=row,
-            )
-        )
-    return entries
 
 
 def _delay_param(delay: float | timedelta | None) -> dict[str, str]:
@@ -135,12 +37,21 @@ def _delay_param(delay: float | timedelta | None) -> dict[str, str]:
     return {"delay": f"{round(seconds * 1000)}ms"}
 
 
-def _path(service: str, key: str | None, handler: str) -> str:
+def target_path(service: str, key: str | None, handler: str) -> str:
+    """The ingress path of a handler: ``/CartObject/Mary/addTicket`` (no key for services)."""
     return f"/{service}/{quote(key, safe='')}/{handler}" if key is not None else f"/{service}/{handler}"
 
 
-def _sql_str(value: str) -> str:
+def sql_text(value: str) -> str:
+    """`value` as an SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message", response.text))
+    except ValueError:
+        return response.text.strip()
 
 
 class RestateClient:
@@ -151,11 +62,18 @@ class RestateClient:
     True
     """
 
-    def __init__(self, admin_url: str, ingress_url: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        admin_url: str,
+        ingress_url: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.admin_url = admin_url.rstrip("/")
         self.ingress_url = ingress_url.rstrip("/")
         self.timeout = timeout
-        self.http = httpx.Client(timeout=timeout)
+        self.http = httpx.Client(timeout=timeout, transport=transport)
         self.last_invocation_id: str | None = None
 
     def close(self) -> None:
@@ -168,13 +86,13 @@ class RestateClient:
         service: str,
         key: str | None,
         handler: str,
-        arg: Any = _NO_VALUE,
+        arg: Any = NO_ARG,
         *,
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> Any:
         """Invoke a handler and wait for its result (request-response through the ingress)."""
-        url = self.ingress_url + _path(service, key, handler)
+        url = self.ingress_url + target_path(service, key, handler)
         wait = timeout if timeout is not None else self.timeout
         try:
             response = self.http.post(url, **self._body(arg, idempotency_key), timeout=wait)
@@ -191,30 +109,51 @@ class RestateClient:
         service: str,
         key: str | None,
         handler: str,
-        arg: Any = _NO_VALUE,
+        arg: Any = NO_ARG,
         *,
         delay: float | timedelta | None = None,
         idempotency_key: str | None = None,
     ) -> str:
         """Invoke a handler one-way (optionally after `delay`); returns the invocation id."""
-        url = self.ingress_url + _path(service, key, handler) + "/send"
+        url = self.ingress_url + target_path(service, key, handler) + "/send"
         response = self.http.post(url, params=_delay_param(delay), **self._body(arg, idempotency_key))
         body = self._result(response, f"{service}/{handler}/send")
-        self.last_invocation_id = body["invocationId"]
-        return self.last_invocation_id
+        invocation_id = str(body["invocationId"])
+        self.last_invocation_id = invocation_id
+        return invocation_id
+
+    def attach(self, invocation_id: str, *, timeout: float) -> Any:
+        """Wait up to `timeout` s for an invocation to finish and return its result.
+
+        InvocationError if it failed; InvocationTimeoutError if it is still going.
+        """
+        url = f"{self.ingress_url}/restate/invocation/{quote(invocation_id, safe='')}/attach"
+        try:
+            response = self.http.get(url, timeout=timeout)
+        except httpx.TimeoutException:
+            raise InvocationTimeoutError(
+                f"{invocation_id} did not finish within {timeout:g} s.", invocation_id=invocation_id
+            ) from None
+        return self._result(response, invocation_id)
+
+    def output(self, invocation_id: str) -> Any:
+        """The result of a completed invocation; InvocationError if it failed or is not done."""
+        response = self.http.get(f"{self.ingress_url}/restate/invocation/{quote(invocation_id, safe='')}/output")
+        return self._result(response, f"the output of {invocation_id}")
 
     @staticmethod
     def _body(arg: Any, idempotency_key: str | None) -> dict[str, Any]:
-        headers = dict(_JSON) if arg is not _NO_VALUE else {}
+        headers = dict(_JSON) if arg is not NO_ARG else {}
         if idempotency_key is not None:
             headers["idempotency-key"] = idempotency_key
         try:
-            content = json.dumps(arg).encode() if arg is not _NO_VALUE else b""
+            content = json.dumps(arg).encode() if arg is not NO_ARG else b""
         except TypeError as error:
             raise LabError(f"The argument must be JSON data (str, number, bool, list, dict): {error}") from None
         return {"content": content, "headers": headers}
 
-    def _result(self, response: httpx.Response, what: str) -> Any:
+    @staticmethod
+    def _result(response: httpx.Response, what: str) -> Any:
         if response.is_success:
             return response.json() if response.content else None
         raise InvocationError(
@@ -236,12 +175,12 @@ class RestateClient:
 
     def invocation(self, invocation_id: str) -> Invocation | None:
         """Status, retry count, last failure and trace id of one invocation."""
-        rows = self.query(f"SELECT * FROM sys_invocation WHERE id = {_sql_str(invocation_id)}")
+        rows = self.query(f"SELECT * FROM sys_invocation WHERE id = {sql_text(invocation_id)}")
         return Invocation.from_row(rows[0]) if rows else None
 
     def invocations(self, *, target: str | None = None, limit: int = 20) -> list[Invocation]:
         """The most recent invocations, newest first, optionally of one target prefix."""
-        where = f"WHERE target LIKE {_sql_str(target + '%')}" if target else ""
+        where = f"WHERE target LIKE {sql_text(target + '%')}" if target else ""
         rows = self.query(f"SELECT * FROM sys_invocation {where} ORDER BY created_at DESC LIMIT {int(limit)}")
         return [Invocation.from_row(row) for row in rows]
 
@@ -249,57 +188,102 @@ class RestateClient:
         """The journal of an invocation, in order."""
         rows = self.query(
             "SELECT index, entry_type, name, entry_lite_json, appended_at FROM sys_journal "
-            f"WHERE id = {_sql_str(invocation_id)} ORDER BY index"
+            f"WHERE id = {sql_text(invocation_id)} ORDER BY index"
         )
         return parse_journal(rows)
 
     def state(self, service: str, key: str) -> dict[str, Any]:
         """The K/V state of one Virtual Object key, values decoded from JSON where possible."""
-        rows = self.query(
-            f"SELECT key, value_utf8 FROM state WHERE service_name = {_sql_str(service)} "
-            f"AND service_key = {_sql_str(key)} ORDER BY key"
-        )
-        return {row["key"]: _decode(row.get("value_utf8")) for row in rows}
+        return self.states([(service, key)]).get((service, key), {})
 
-    def wait_for(
-        self, invocation_id: str, statuses: Iterable[str] = TERMINAL_STATUSES, *, timeout: float = 30.0
-    ) -> Invocation:
-        """Poll until the invocation reaches one of `statuses`; returns its last known state."""
-        wanted = set(statuses)
-        deadline = time.monotonic() + timeout
-        seen: Invocation | None = None
-        while time.monotonic() < deadline:
-            seen = self.invocation(invocation_id)
-            if seen is not None and seen.status in wanted:
-                return seen
-            time.sleep(0.05)
-        status = seen.status if seen else "unknown"
-        raise InvocationError(
-            f"Invocation {invocation_id} is still {status!r} after {timeout:g} s (waited for {sorted(wanted)}).",
-            invocation_id=invocation_id,
+    def states(self, objects: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The K/V state of several (service, key) objects, read in one query."""
+        if not objects:
+            return {}
+        wanted = " OR ".join(
+            f"(service_name = {sql_text(service)} AND service_key = {sql_text(key)})" for service, key in objects
         )
+        rows = self.query(f"SELECT service_name, service_key, key, value_utf8 FROM state WHERE {wanted} ORDER BY key")
+        found: dict[tuple[str, str], dict[str, Any]] = {obj: {} for obj in objects}
+        for row in rows:
+            found[(row["service_name"], row["service_key"])][row["key"]] = decode_value(row.get("value_utf8"))
+        return found
+
+    def service_state(self, service: str) -> dict[str, dict[str, Any]]:
+        """The K/V state of every key of a Virtual Object (or workflow), by key."""
+        rows = self.query(
+            f"SELECT service_key, key, value_utf8 FROM state WHERE service_name = {sql_text(service)} ORDER BY key"
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            found.setdefault(row["service_key"], {})[row["key"]] = decode_value(row.get("value_utf8"))
+        return found
+
+    def timers(self) -> list[Timer]:
+        """Delayed calls waiting to start and sleeps waiting to wake up, soonest first."""
+        # Restate 1.7 leaves scheduled_start_at empty unless the query selects every column.
+        scheduled = self.query("SELECT * FROM sys_invocation WHERE status = 'scheduled' LIMIT 50")
+        timers = [
+            Timer(
+                "delayed call",
+                row["target"],
+                row["id"],
+                parse_time(row.get("scheduled_start_at")),
+                row.get("invoked_by_target") or ("ingress" if row.get("invoked_by") == "ingress" else None),
+            )
+            for row in scheduled
+        ]
+        rows = self.query(
+            "SELECT j.id AS id, i.target AS target, j.index AS index, j.entry_type AS entry_type, "
+            "j.entry_lite_json AS entry_lite_json FROM sys_journal j JOIN sys_invocation i ON j.id = i.id "
+            "WHERE i.status <> 'completed' AND (j.entry_type = 'Command: Sleep' OR j.entry_type LIKE 'Notification%') "
+            "ORDER BY j.id, j.index LIMIT 500"
+        )
+        by_invocation: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_invocation.setdefault(row["id"], []).append(row)
+        for invocation_id, journal_rows in by_invocation.items():
+            target = journal_rows[0]["target"]
+            for entry in parse_journal(journal_rows):
+                if entry.entry_type == "Command: Sleep" and not entry.completed:
+                    timers.append(Timer("sleep", target, invocation_id, parse_time(entry.wake_up_at), target))
+        return sorted(timers, key=lambda timer: timer.fires_at or 0)
+
+    def wait_for(self, invocation_id: str, statuses: tuple[str, ...] = ("completed",), *, timeout: float) -> Invocation:
+        """Poll until the invocation reaches one of `statuses`; returns it."""
+        polled = poll(
+            lambda: self.invocation(invocation_id),
+            lambda seen: seen is not None and seen.status in statuses,
+            timeout=timeout,
+            interval=0.02,
+            max_interval=0.2,
+        )
+        if polled.value is None or not polled.ok:
+            status = polled.value.status if polled.value else "unknown"
+            raise InvocationError(
+                f"Invocation {invocation_id} is still {status!r} after {timeout:g} s "
+                f"(waited for {', '.join(statuses)}).",
+                invocation_id=invocation_id,
+            )
+        return polled.value
 
     # -- management ------------------------------------------------------------------------
 
     def resume(self, invocation_id: str) -> None:
         """Retry a backing-off or paused invocation now."""
-        self._manage("PATCH", invocation_id, "resume")
+        self._manage(invocation_id, "resume")
 
     def cancel(self, invocation_id: str) -> None:
         """Cancel an invocation: it stops at its next step and compensating code can run."""
-        self._manage("PATCH", invocation_id, "cancel")
+        self._manage(invocation_id, "cancel")
 
     def kill(self, invocation_id: str) -> None:
         """Kill an invocation immediately, without running any more of its code."""
-        self._manage("PATCH", invocation_id, "kill")
+        self._manage(invocation_id, "kill")
 
-    def purge(self, invocation_id: str) -> None:
-        """Forget a completed invocation (its journal and result)."""
-        self._manage("PATCH", invocation_id, "purge")
-
-    def _manage(self, method: str, invocation_id: str, action: str) -> None:
+    def _manage(self, invocation_id: str, action: str) -> None:
         url = f"{self.admin_url}/invocations/{quote(invocation_id, safe='')}/{action}"
-        response = self.http.request(method, url)
+        response = self.http.patch(url)
         if not response.is_success:
             raise LabError(f"Could not {action} {invocation_id} ({response.status_code}): {response.text.strip()}")
 
@@ -312,19 +296,3 @@ class RestateClient:
                 f"{_message(response)}\nThe previous version keeps serving."
             )
         return dict(response.json())
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("message", response.text))
-    except ValueError:
-        return response.text.strip()
-
-
-def _decode(value: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value

@@ -12,7 +12,6 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_JSON = PROJECT_ROOT / "package.json"
 NODE_MODULES = PROJECT_ROOT / "node_modules"
-DEFAULT_APP_DIR = PROJECT_ROOT / "tour" / "app"
 
 #: Where the lab keeps server data, logs and learner progress (git-ignored).
 LAB_HOME = Path(os.environ.get("TOURLAB_HOME", PROJECT_ROOT / ".tourlab"))
@@ -21,6 +20,9 @@ RUN_DIR = LAB_HOME / "run"
 SERVER_PACKAGE = "@restatedev/restate-server"
 CLI_PACKAGE = "@restatedev/restate"
 DOCKER_IMAGE_REPO = "restatedev/restate"
+
+#: Host names that mean "this machine" (a URL with one of them is reachable only from here).
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 
 #: Install command printed when a binary is missing.
 INSTALL_HINT = f"cd {PROJECT_ROOT} && npm ci"

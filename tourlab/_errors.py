@@ -39,3 +39,7 @@ class InvocationError(LabError):
         super().__init__(message)
         self.status_code = status_code
         self.invocation_id = invocation_id
+
+
+class InvocationTimeoutError(InvocationError):
+    """An invocation did not finish within the time the caller was willing to wait."""

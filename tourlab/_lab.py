@@ -8,22 +8,25 @@ import os
 import subprocess
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from tourlab import _config
-from tourlab._client import _NO_VALUE, Invocation, JournalEntry, RestateClient
+from tourlab._client import NO_ARG, RestateClient
 from tourlab._errors import LabError
-from tourlab._logs import EndpointLog
-from tourlab._runtime import EXPORTED_MARKER, Runtime, select_runtime
-from tourlab._tracing import JaegerQuery, Trace, TraceReceiver, receiver_for
+from tourlab._logs import EndpointLog, tail
+from tourlab._model import Invocation, JournalEntry, Timer
+from tourlab._runtimes import EXPORTED_MARKER, Runtime, choose_runtime, create_runtime, restate_ui_url
+from tourlab._tracing import JaegerQuery, Trace, TraceReceiver, TraceSource
 
 if TYPE_CHECKING:
     from tourlab._endpoint import Endpoint
-    from tourlab._loader import LoadedApp
-    from tourlab.panels import Dashboard
 
 _current: Lab | None = None
 _current_lock = threading.Lock()
@@ -45,77 +48,65 @@ class Reloaded:
     services: dict[str, list[str]]
     seconds: float
 
+    @property
+    def services_text(self) -> str:
+        """``CartObject: addTicket, checkout; TicketObject: reserve`` (no package name)."""
+        return "; ".join(f"{name}: {', '.join(handlers)}" for name, handlers in self.services.items())
+
     def __repr__(self) -> str:
-        listed = "; ".join(f"{name}: {', '.join(handlers)}" for name, handlers in self.services.items())
-        return f"Live: {self.package} ({listed})"
+        return f"Live: {self.package} ({self.services_text})"
 
 
 class Lab:
     """Restate, the learner's endpoint and a client, started together and owned by this kernel.
 
     >>> from tourlab import Lab
-    >>> lab = Lab.start("tour/part1")
-    >>> lab.call("CartObject", "Mary", "addTicket", "seat2B")
+    >>> with Lab.start("tour/part1") as lab:
+    ...     lab.call("CartObject", "Mary", "addTicket", "seat2B")
     True
-    >>> lab.reload()          # after editing tour/part1/*.py
-    Live: tour.part1 (CartObject: addTicket, checkout, expireTicket; ...)
     """
 
-    #: The in-kernel OTLP receiver Restate exports its spans to (None: tracing is off).
-    tracing: TraceReceiver | None = None
-
-    def __init__(self, runtime: Runtime, endpoint: Endpoint, log: EndpointLog) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        endpoint: Endpoint,
+        log: EndpointLog,
+        *,
+        traces: TraceSource | None,
+        tracing_problem: str | None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """Use ``Lab.start``; this joins parts that already run (`transport` answers in unit tests)."""
         self.runtime = runtime
         self.endpoint = endpoint
         self.endpoint_log = log
-        self.client = RestateClient(runtime.admin_url, runtime.ingress_url)
+        self.client = RestateClient(runtime.admin_url, runtime.ingress_url, transport=transport)
+        #: Where this lab reads traces (None: tracing is off, ``tracing_problem`` says why).
+        self.traces = traces
+        self.tracing_problem = tracing_problem
         self.app_dir: Path | None = None
-        self.loaded: LoadedApp | None = None
+        #: What the last successful (re)load put live.
+        self.loaded: Reloaded | None = None
         self.started_at = time.time()
+        #: Everything to undo on stop(), last started first.
+        self._stack = ExitStack()
+        self._stack.callback(self.client.close)
 
     # -- life cycle ------------------------------------------------------------------------
 
     @classmethod
-    def start(
-        cls,
-        app_dir: str | os.PathLike[str] = "tour/app",
-        *,
-        runtime: Runtime | None = None,
-        tracing_endpoint: str | None = None,
-    ) -> Lab:
-        """Start Restate, serve `app_dir` and register it; reuses this kernel's lab if one runs."""
+    def start(cls, app_dir: str | os.PathLike[str] = "tour/app", *, runtime: Runtime | None = None) -> Lab:
+        """Start Restate, serve `app_dir` and register it; reuses this kernel's lab if one runs.
+
+        Without `runtime`, the rule in ``tourlab._runtimes`` picks one and the lab receives its
+        traces itself. Everything started is stopped again if a later step fails.
+        """
         global _current
         with _current_lock:
             if _current is not None and _current.running:
                 _current.load(app_dir)
                 return _current
-            # Our own trace receiver, unless the caller chose the runtime or a collector.
-            tracing = receiver_for() if runtime is None and tracing_endpoint is None else None
-            if tracing is not None:
-                tracing_endpoint = tracing.endpoint
-            runtime = runtime or select_runtime(tracing_endpoint=tracing_endpoint)
-            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tourlab-start") as pool:
-                server_up = pool.submit(runtime.start)
-                if tracing is not None:
-                    tracing.start()  # a few ms, while the server starts
-                # Hypercorn and the Restate SDK take ~0.2 s to import: do it while the server boots.
-                from tourlab._endpoint import Endpoint
-                from tourlab._loader import load_app  # noqa: F401 - warms the import of restate
-
-                log = EndpointLog(_config.LAB_HOME / "logs" / f"endpoint-{os.getpid()}.log")
-                log.install()
-                endpoint = Endpoint(bind_host=getattr(runtime, "bind_host", "127.0.0.1"))
-                endpoint.start()
-                try:
-                    server_up.result()
-                except BaseException:
-                    endpoint.stop()
-                    log.uninstall()
-                    if tracing is not None:
-                        tracing.stop()
-                    raise
-            lab = cls(runtime, endpoint, log)
-            lab.tracing = tracing
+            lab = cls._assemble(runtime)
             try:
                 lab.load(app_dir)
             except BaseException:
@@ -126,25 +117,70 @@ class Lab:
             return lab
 
     @classmethod
+    def _assemble(cls, runtime: Runtime | None) -> Lab:
+        with ExitStack() as stack:
+            receiver: TraceReceiver | None = None
+            if runtime is None:
+                choice = choose_runtime()
+                if choice.traced:
+                    receiver = TraceReceiver(bind_host=choice.bind_host, advertised_host=choice.endpoint_host)
+                runtime = create_runtime(choice, tracing_endpoint=receiver.endpoint if receiver else None)
+            problem = None
+            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tourlab-start") as pool:
+                stack.callback(runtime.stop)
+                server_up = pool.submit(runtime.start)
+                # While the server boots: the receiver, the endpoint and the ~0.2 s import of the SDK.
+                if receiver is not None:
+                    try:
+                        receiver.start()
+                        stack.callback(receiver.stop)
+                    except OSError as error:  # tracing is optional: the lab works without it
+                        problem, receiver = f"Tracing is off: {error}.", None
+                from tourlab._endpoint import Endpoint
+                from tourlab._loader import load_app  # noqa: F401 - warms the import of restate
+
+                log = EndpointLog(_config.LAB_HOME / "logs" / f"endpoint-{os.getpid()}.log")
+                log.install()
+                stack.callback(log.uninstall)
+                endpoint = Endpoint(bind_host=runtime.bind_host)
+                endpoint.start()
+                stack.callback(endpoint.stop)
+                server_up.result()
+            traces: TraceSource | None = receiver or JaegerQuery.from_env()
+            if traces is None and problem is None:
+                problem = (
+                    "Tracing is off for this lab: it runs an external Restate or was started with "
+                    "TOURLAB_TRACING=off. Point your Restate's --tracing-endpoint at a collector such as Jaeger "
+                    "(and set TOURLAB_JAEGER_API_URL so the lab can read the traces back)."
+                )
+            lab = cls(runtime, endpoint, log, traces=traces, tracing_problem=problem)
+            stack.enter_context(lab._stack)
+            lab._stack = stack.pop_all()
+        return lab
+
+    @classmethod
     def current(cls) -> Lab | None:
         """The lab this kernel runs, if any."""
         return _current if _current is not None and _current.running else None
 
     @property
     def running(self) -> bool:
-        return self.endpoint.running and getattr(self.runtime, "running", True)
+        return self.endpoint.running and self.runtime.running
 
     def stop(self) -> None:
-        """Stop the endpoint and the Restate server this lab started (its data is deleted)."""
+        """Stop everything this lab started (an embedded server's data is deleted)."""
         global _current
-        self.endpoint.stop()
-        self.runtime.stop()
-        if self.tracing is not None:
-            self.tracing.stop()
-        self.client.close()
-        self.endpoint_log.uninstall()
+        self._stack.close()
         if _current is self:
             _current = None
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
 
     # -- code ------------------------------------------------------------------------------
 
@@ -169,8 +205,8 @@ class Lab:
         except BaseException:
             self.endpoint.app.current = previous
             raise
-        self.loaded = loaded
-        return Reloaded(loaded.package, loaded.services, time.perf_counter() - began)
+        self.loaded = Reloaded(loaded.package, loaded.services, time.perf_counter() - began)
+        return self.loaded
 
     @property
     def services(self) -> dict[str, list[str]]:
@@ -191,6 +227,16 @@ class Lab:
     def endpoint_url(self) -> str:
         return f"http://{self.runtime.endpoint_host}:{self.endpoint.port}"
 
+    @property
+    def runtime_kind(self) -> str:
+        """Where Restate runs: ``embedded``, ``docker`` or ``external``."""
+        return self.runtime.kind
+
+    @property
+    def restate_ui_url(self) -> str | None:
+        """Restate's own web UI, where the browser can open it (None behind a path prefix)."""
+        return restate_ui_url(self.runtime)
+
     # -- invoking ----------------------------------------------------------------------------
 
     def call(
@@ -198,7 +244,7 @@ class Lab:
         service: str,
         key: str | None,
         handler: str,
-        arg: Any = _NO_VALUE,
+        arg: Any = NO_ARG,
         *,
         idempotency_key: str | None = None,
         timeout: float | None = None,
@@ -211,13 +257,21 @@ class Lab:
         service: str,
         key: str | None,
         handler: str,
-        arg: Any = _NO_VALUE,
+        arg: Any = NO_ARG,
         *,
         delay: float | timedelta | None = None,
         idempotency_key: str | None = None,
     ) -> str:
         """Send a one-way invocation (optionally delayed, in seconds); returns its invocation id."""
         return self.client.send(service, key, handler, arg, delay=delay, idempotency_key=idempotency_key)
+
+    def attach(self, invocation_id: str | None = None, *, timeout: float = 30.0) -> Any:
+        """Wait for an invocation (default: the latest one) to finish and return its result."""
+        return self.client.attach(self._id(invocation_id), timeout=timeout)
+
+    def output(self, invocation_id: str | None = None) -> Any:
+        """The result of a completed invocation (default: the latest one)."""
+        return self.client.output(self._id(invocation_id))
 
     @property
     def last_invocation_id(self) -> str | None:
@@ -248,6 +302,18 @@ class Lab:
         """The K/V state Restate stores for one Virtual Object key."""
         return self.client.state(service, key)
 
+    def states(self, objects: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The K/V state of several (service, key) objects at once."""
+        return self.client.states(objects)
+
+    def service_state(self, service: str) -> dict[str, dict[str, Any]]:
+        """The K/V state of every key of a Virtual Object, by key."""
+        return self.client.service_state(service)
+
+    def timers(self) -> list[Timer]:
+        """Delayed calls and sleeps that have not fired yet, soonest first."""
+        return self.client.timers()
+
     def query(self, sql: str) -> list[dict[str, Any]]:
         """SQL over Restate's introspection tables."""
         return self.client.query(sql)
@@ -268,14 +334,7 @@ class Lab:
         """Kill an invocation without running more of its code."""
         self.client.kill(invocation_id)
 
-    # -- traces and panels -------------------------------------------------------------------
-
-    @property
-    def trace_source(self) -> TraceReceiver | JaegerQuery | None:
-        """Where this lab reads traces: its own receiver, or a Jaeger (``TOURLAB_JAEGER_API_URL``)."""
-        if self.tracing is not None and self.tracing.running:
-            return self.tracing
-        return JaegerQuery.from_env()
+    # -- traces ------------------------------------------------------------------------------
 
     def trace(self, invocation_id: str | None = None, *, timeout: float = 5.0) -> Trace:
         """The spans of an invocation's trace (default: the latest one), as Restate exported them.
@@ -283,24 +342,20 @@ class Lab:
         Waits up to `timeout` for the spans of a finished invocation to arrive (~0.2 s).
         Shown in a notebook it is a waterfall; ``print()`` it for the span tree.
         """
-        source = self.trace_source
-        if source is None:
-            why = self.tracing.error if self.tracing is not None else None
-            raise LabError(
-                why
-                or "Tracing is off for this lab: it runs an external Restate or was started with "
-                "TOURLAB_TRACING=off. Point your Restate's --tracing-endpoint at a collector such as Jaeger "
-                "(and set TOURLAB_JAEGER_API_URL so the lab can read the traces back)."
-            )
-        return source.trace_of(self.client, self._id(invocation_id), timeout=timeout)
-
-    def panel(self) -> Dashboard:
-        """All live panels in one widget: invoke bar, journal, state, invocations, timers, trace, faults."""
-        from tourlab.panels import Dashboard
-
-        return Dashboard(self)
+        if self.traces is None:
+            raise LabError(self.tracing_problem or "Tracing is off for this lab.")
+        chosen = self._id(invocation_id)
+        return self.traces.trace_of(self.client.invocation(chosen), chosen, timeout=timeout)
 
     # -- faults ------------------------------------------------------------------------------
+
+    @property
+    def endpoint_running(self) -> bool:
+        return self.endpoint.running
+
+    @property
+    def restate_running(self) -> bool:
+        return self.runtime.running
 
     def stop_endpoint(self) -> None:
         """Take the endpoint down: Restate keeps invocations and retries them until it is back."""
@@ -319,12 +374,10 @@ class Lab:
     def logs(self, which: str = "endpoint", lines: int = 40) -> str:
         """The last lines of the endpoint log (handler prints) or the server log."""
         if which == "endpoint":
-            return self.endpoint_log.tail(lines)
-        log_path = getattr(self.runtime, "log_path", None)
-        if which == "server" and log_path is not None:
-            return "\n".join(Path(log_path).read_text(errors="replace").splitlines()[-lines:])
+            return tail(self.endpoint_log.path, lines)
         if which == "server":
-            return f"The {self.runtime.kind} Restate keeps its own logs."
+            log_path = self.runtime.log_path
+            return tail(log_path, lines) if log_path else f"The {self.runtime.kind} Restate keeps its own logs."
         raise LabError(f"Unknown log {which!r}: use 'endpoint' or 'server'.")
 
     def cli_env(self) -> dict[str, str]:

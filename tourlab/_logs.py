@@ -90,9 +90,10 @@ class EndpointLog:
             logger.propagate = True
         self._file.close()
 
-    def tail(self, lines: int = 40) -> str:
-        """The last `lines` lines of the log."""
-        try:
-            return "\n".join(self.path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last `lines` lines of a log file ('' if it cannot be read)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

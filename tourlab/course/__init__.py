@@ -11,7 +11,7 @@ from tourlab.course.exercises import EXERCISES, Exercise, find_exercise
 from tourlab.course.progress import Progress, course_overview
 from tourlab.course.section import Section, open_section
 from tourlab.course.sections import SECTIONS, SectionSpec, find_section
-from tourlab.course.views import code_view, seconds_between
+from tourlab.course.views import Shown, code_view, seconds_between
 from tourlab.course.workspace import Workspace, WorkspaceConflictError, workspace_root
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Progress",
     "Section",
     "SectionSpec",
+    "Shown",
     "Workspace",
     "WorkspaceConflictError",
     "code_view",

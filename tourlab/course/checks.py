@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from tour.auxiliary import email_client, payment_client
-from tourlab import Lab
-from tourlab._client import _NO_VALUE, Invocation, JournalEntry
+from tourlab import NO_ARG, InvocationError, JournalEntry, Lab, LabError, poll
 from tourlab.course.exercises import Exercise, find_exercise
 
 
-class CheckFailedError(Exception):
+class CheckFailedError(LabError):
     """A behaviour of the learner's code is not what the exercise asks for."""
 
 
@@ -94,11 +92,11 @@ def declining_payments() -> Iterator[None]:
     async def decline(idempotency_key: str, amount: int) -> bool:
         return False
 
-    payment_client.call = decline  # type: ignore[assignment]
+    payment_client.call = decline
     try:
         yield
     finally:
-        payment_client.call = original  # type: ignore[assignment]
+        payment_client.call = original
 
 
 class Probe:
@@ -122,33 +120,30 @@ class Probe:
     def fail(problem: str) -> NoReturn:
         raise CheckFailedError(problem)
 
-    def invoke(self, service: str, key: str | None, handler: str, arg: Any = _NO_VALUE) -> Any:
+    def invoke(self, service: str, key: str | None, handler: str, arg: Any = NO_ARG) -> Any:
         """Run a handler to completion and return its result; a failing handler fails the check."""
         target = f"{service}/{handler}" if key is None else f"{service}/<key>/{handler}"
         inv_id = self.lab.send(service, key, handler, arg)
         self.last_id = inv_id
-        deadline = time.monotonic() + self.timeout
-        seen: Invocation | None = None
-        while time.monotonic() < deadline:
-            seen = self.lab.invocation(inv_id)
-            if seen is not None and seen.status == "completed":
-                return self._output(inv_id, target)
-            if seen is not None and seen.status in ("backing-off", "paused"):
-                failure = (seen.last_failure or "it raised an error").splitlines()[0]
-                self.lab.kill(inv_id)
-                self.fail(f"{target} fails instead of finishing: {failure} (details: lab.logs())")
-            time.sleep(0.02)
-        with contextlib.suppress(Exception):
+        polled = poll(
+            lambda: self.lab.invocation(inv_id),
+            lambda seen: seen is not None and seen.status in ("completed", "backing-off", "paused"),
+            timeout=self.timeout,
+            interval=0.02,
+        )
+        seen = polled.value
+        if seen is not None and seen.status == "completed":
+            try:
+                return self.lab.output(inv_id)
+            except InvocationError as failed:
+                self.fail(f"{target} ended with an error: {failed}")
+        with contextlib.suppress(LabError):
             self.lab.kill(inv_id)
+        if seen is not None and seen.status in ("backing-off", "paused"):
+            failure = (seen.last_failure or "it raised an error").splitlines()[0]
+            self.fail(f"{target} fails instead of finishing: {failure} (details: lab.logs())")
         status = seen.status if seen else "unknown"
-        self.fail(f"{target} did not finish within {self.timeout:g} s (it was {status!r}).")
-        return None
-
-    def _output(self, inv_id: str, target: str) -> Any:
-        response = self.lab.client.http.get(f"{self.lab.ingress_url}/restate/invocation/{inv_id}/output")
-        if not response.is_success:
-            self.fail(f"{target} ended with an error: {response.text.strip()}")
-        return response.json() if response.content else None
+        raise CheckFailedError(f"{target} did not finish within {self.timeout:g} s (it was {status!r}).")
 
     def journal(self, inv_id: str | None = None) -> list[JournalEntry]:
         return self.lab.journal(inv_id or self.last_id)
@@ -162,13 +157,11 @@ class Probe:
 
     def wait_completed(self, target: str, timeout: float = 5.0) -> bool:
         """Wait until an invocation of `target` (``Svc/key/handler``) has completed."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            rows = self.lab.query(f"SELECT status FROM sys_invocation WHERE target = '{target}'")
-            if any(row["status"] == "completed" for row in rows):
-                return True
-            time.sleep(0.05)
-        return False
+        return poll(
+            lambda: [i for i in self.lab.invocations(target=target, limit=10) if i.target == target],
+            lambda found: any(i.status == "completed" for i in found),
+            timeout=timeout,
+        ).ok
 
 
 # -- the checks ---------------------------------------------------------------------------------

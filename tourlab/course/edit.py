@@ -10,10 +10,12 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from tourlab import LabError
+
 Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Assign | ast.AnnAssign
 
 
-class CellSourceError(ValueError):
+class CellSourceError(LabError):
     """The cell holds something other than imports and top-level definitions."""
 
 
@@ -51,7 +53,7 @@ def definition_name(node: ast.stmt) -> str | None:
 
 def _start_line(node: ast.stmt) -> int:
     decorators = getattr(node, "decorator_list", [])
-    return min([node.lineno, *(d.lineno for d in decorators)])
+    return min([node.lineno, *(int(d.lineno) for d in decorators)])
 
 
 def _segment(lines: list[str], node: ast.stmt) -> str:

@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from tourlab import _config
+from tourlab import PROJECT_ROOT, LabError
 from tourlab.course import edit
 from tourlab.course.workspace import relative_imports
 
@@ -31,7 +31,7 @@ class Exercise:
     @property
     def solution(self) -> str:
         """The reference code for this exercise, as a cell for ``%%handler``."""
-        return extract(_config.PROJECT_ROOT / self.solution_from / self.file, self.functions)
+        return extract(PROJECT_ROOT / self.solution_from / self.file, self.functions)
 
 
 def _used_names(nodes: list[ast.stmt]) -> set[str]:
@@ -305,4 +305,4 @@ def find_exercise(exercise_id: str) -> Exercise:
     try:
         return EXERCISES[exercise_id]
     except KeyError:
-        raise KeyError(f"No exercise {exercise_id!r}; known: {', '.join(EXERCISES)}") from None
+        raise LabError(f"No exercise {exercise_id!r}; known: {', '.join(EXERCISES)}") from None

@@ -12,18 +12,21 @@ Add ``--force`` to overwrite a definition that was changed in the editor in the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-if TYPE_CHECKING:
-    from tourlab.course.section import Section
+from tourlab import LabError
 
-_active: Section | None = None
+#: Writes a cell into a workspace file: (file, cell, force) -> what to show.
+Writer = Callable[[str, str, bool], Any]
+
+_writer: Writer | None = None
 
 
-def activate(section: Section) -> None:
-    """Make `section` the one ``%%handler`` writes to, and register the magic in IPython."""
-    global _active
-    _active = section
+def activate(writer: Writer) -> None:
+    """Make `writer` the one ``%%handler`` cells go to, and register the magic in IPython."""
+    global _writer
+    _writer = writer
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython ships with the course
@@ -39,13 +42,13 @@ def parse_line(line: str) -> tuple[str, bool]:
     force = "--force" in words
     files = [w for w in words if w != "--force"]
     if len(files) != 1:
-        raise ValueError("Usage: %%handler <file.py> [--force], e.g. %%handler cart_object.py")
+        raise LabError("Usage: %%handler <file.py> [--force], e.g. %%handler cart_object.py")
     return files[0], force
 
 
 def handler_magic(line: str, cell: str) -> Any:
     """Write the cell into the active section's workspace and reload it."""
-    if _active is None:
-        raise RuntimeError("Open a section first: section = open_section('01_invoking_handlers').")
+    if _writer is None:
+        raise LabError("Open a section first: section = open_section('01_invoking_handlers').")
     file, force = parse_line(line)
-    return _active.write(file, cell, force=force)
+    return _writer(file, cell, force)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tourlab import _config
+from tourlab import LAB_HOME
 from tourlab.course.exercises import EXERCISES
 from tourlab.course.sections import SECTIONS
 
@@ -21,7 +21,7 @@ from tourlab.course.sections import SECTIONS
 def progress_path() -> Path:
     """The progress file: ``$TOURLAB_PROGRESS`` or ``.tourlab/progress.json``."""
     override = os.environ.get("TOURLAB_PROGRESS")
-    return Path(override) if override else _config.LAB_HOME / "progress.json"
+    return Path(override) if override else LAB_HOME / "progress.json"
 
 
 class Progress:
@@ -64,10 +64,6 @@ class Progress:
 
     def overview(self) -> Overview:
         return Overview(self.load())
-
-    def forget(self) -> None:
-        """Start the progress record from scratch."""
-        self.path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

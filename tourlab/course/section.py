@@ -4,49 +4,19 @@ from __future__ import annotations
 
 import html
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tour.auxiliary import email_client, payment_client
-from tourlab import HandlerModuleError, Invocation, InvocationError, Lab, LabError, Reloaded
+from tourlab import HandlerModuleError, Invocation, InvocationError, Lab, LabError, Reloaded, poll
 from tourlab.course import magic
 from tourlab.course.checks import CheckResult, run_check
-from tourlab.course.exercises import find_exercise
+from tourlab.course.exercises import Exercise, find_exercise
 from tourlab.course.progress import Progress
 from tourlab.course.sections import SectionSpec, find_section
-from tourlab.course.views import View, invocations_view, journal_view, output_of, wait_for_retries
+from tourlab.course.views import Shown, invocations_view, journal_view
 from tourlab.course.workspace import Workspace, Written
-
-
-def live_text(reloaded: Reloaded) -> str:
-    """The services a reload put live, without the package name (which depends on the folder)."""
-    return "; ".join(f"{name}: {', '.join(handlers)}" for name, handlers in reloaded.services.items())
-
-
-@dataclass(frozen=True)
-class Text:
-    """Plain text shown as such in a notebook (no quotes around it)."""
-
-    text: str
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-@dataclass(frozen=True)
-class Markdown:
-    """Markdown for the notebook, with a plain-text fallback."""
-
-    markdown: str
-    plain: str
-
-    def __repr__(self) -> str:
-        return self.plain
-
-    def _repr_markdown_(self) -> str:
-        return self.markdown
 
 
 @dataclass(frozen=True)
@@ -91,99 +61,110 @@ class Section:
 
     def _require_workspace(self) -> Workspace:
         if self.workspace is None:
-            raise RuntimeError(f"Section {self.spec.label} has no workspace: it runs {self.spec.app} as is.")
+            raise LabError(f"Section {self.spec.label} has no workspace: it runs {self.spec.app} as is.")
         return self.workspace
 
     def load_workspace(self) -> Reloaded:
         """Serve the learner's workspace (after edits in the editor, this picks them up)."""
         return self.lab.load(self._require_workspace().path)
 
-    def reload(self) -> Text:
+    def reload(self) -> Shown:
         """Reload the workspace and say what is live."""
-        return Text(f"Live: {live_text(self.load_workspace())}")
+        return Shown(f"Live: {self.load_workspace().services_text}")
 
-    def write(self, file: str, code: str, *, force: bool = False) -> Text:
+    def write(self, file: str, code: str, force: bool = False) -> Shown:
         """Put `code` (imports and definitions) into a workspace file, reload and re-register."""
         written: Written = self._require_workspace().write(file, code, force=force)
         lines = [f"{file}: {written.summary}"]
         if written.backup is not None:
             lines.append(f"(the previous version is saved in workspace/.backups/{written.backup.name}/)")
-        lines.append(f"Live: {live_text(self.load_workspace())}")
-        return Text("\n".join(lines))
+        lines.append(f"Live: {self.load_workspace().services_text}")
+        return Shown("\n".join(lines))
 
-    def show(self, file: str) -> Markdown:
+    def show(self, file: str) -> Shown:
         """The current content of a workspace file."""
         text = self._require_workspace().read(file)
-        return Markdown(f"`{self._require_workspace().display_path}{file}`\n```python\n{text}```", text)
+        return Shown(text, f"`{self._require_workspace().display_path}{file}`\n```python\n{text}```")
 
-    def journal(self, invocation_id: str | None = None) -> View:
+    def journal(self, invocation_id: str | None = None) -> Shown:
         """The journal of an invocation (default: the latest call or send), one entry a line."""
         return journal_view(self.lab.journal(invocation_id))
 
-    def invocations(self, target: str | None = None) -> View:
+    def invocations(self, target: str | None = None) -> Shown:
         """What Restate ran (optionally only targets starting with `target`), oldest first."""
         return invocations_view(self.lab.invocations(target=target, limit=100))
 
     def output(self, invocation_id: str) -> Any:
         """The result of a completed invocation."""
-        return output_of(self.lab, invocation_id)
+        return self.lab.output(invocation_id)
 
-    def wait_for_retries(self, invocation_id: str, retries: int) -> Invocation:
-        """Wait until a failing invocation has been retried `retries` times."""
-        return wait_for_retries(self.lab, invocation_id, retries)
+    def wait_for_retries(self, invocation_id: str, retries: int, *, timeout: float = 20.0) -> Invocation:
+        """Wait until Restate has retried a failing invocation `retries` times and is backing off."""
+        polled = poll(
+            lambda: self.lab.invocation(invocation_id),
+            lambda seen: seen is not None and seen.retry_count >= retries and seen.status == "backing-off",
+            timeout=timeout,
+        )
+        if polled.value is None or not polled.ok:
+            raise InvocationError(
+                f"{invocation_id} was not retried {retries} times within {timeout:g} s (last seen: {polled.value})."
+            )
+        return polled.value
 
     def wait_for_target(self, target: str, *statuses: str, timeout: float = 15.0) -> Invocation:
         """Wait until an invocation of `target` (``Svc/key/handler``) exists and reaches a status
         (default: completed). Useful for invocations that a handler started with a message."""
-        wanted = set(statuses or ("completed",))
-        deadline = time.monotonic() + timeout
-        seen: list[Invocation] = []
-        while time.monotonic() < deadline:
-            try:
-                seen = [i for i in self.lab.invocations(target=target, limit=100) if i.target == target]
-            except LabError:  # Restate may be busy restarting; ask again
-                seen = []
-            done = [i for i in seen if i.status in wanted]
-            if done:
-                return done[0]
-            time.sleep(0.05)
-        raise InvocationError(f"No invocation of {target} reached {sorted(wanted)} within {timeout:g} s: {seen}")
+        wanted = statuses or ("completed",)
+
+        def reached() -> list[Invocation]:
+            found = self.lab.invocations(target=target, limit=100)
+            return [i for i in found if i.target == target and i.status in wanted]
+
+        polled = poll(reached, timeout=timeout)
+        if not polled.ok:
+            raise InvocationError(f"No invocation of {target} reached {', '.join(wanted)} within {timeout:g} s.")
+        return polled.value[0]
 
     def wait_for_count(self, target: str, count: int, status: str, *, timeout: float = 10.0) -> list[Invocation]:
         """Wait until `count` invocations of `target` are in `status` (Restate's tables lag by a few ms)."""
-        deadline = time.monotonic() + timeout
-        found: list[Invocation] = []
-        while time.monotonic() < deadline:
-            found = [i for i in self.lab.invocations(target=target, limit=100) if i.status == status]
-            if len(found) >= count:
-                return found
-            time.sleep(0.05)
-        raise InvocationError(f"Only {len(found)} invocation(s) of {target} are {status!r} after {timeout:g} s.")
+        polled = poll(
+            lambda: [i for i in self.lab.invocations(target=target, limit=100) if i.status == status],
+            lambda found: len(found) >= count,
+            timeout=timeout,
+        )
+        if not polled.ok:
+            raise InvocationError(
+                f"Only {len(polled.value)} invocation(s) of {target} are {status!r} after {timeout:g} s."
+            )
+        return polled.value
 
     def wait_until_finished(self, invocation_id: str, timeout: float = 10.0) -> str:
-        """Wait until an invocation completed or Restate dropped it; returns which of the two."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            seen = self.lab.invocation(invocation_id)
-            if seen is None:
-                return "dropped"
-            if seen.status == "completed":
-                return "completed"
-            time.sleep(0.05)
-        return self.lab.invocation(invocation_id).status if self.lab.invocation(invocation_id) else "dropped"
+        """Wait until an invocation completed or Restate dropped it; returns which of the two (or its status)."""
+        polled = poll(
+            lambda: self.lab.invocation(invocation_id),
+            lambda seen: seen is None or seen.status == "completed",
+            timeout=timeout,
+        )
+        return "dropped" if polled.value is None else polled.value.status
 
-    def continue_from_checkpoint(self) -> Text:
+    def panel(self) -> Any:
+        """The live panels over this section's lab (invoke bar, journal, state, invocations, timers, trace)."""
+        from tourlab.panels import Dashboard
+
+        return Dashboard(self.lab)
+
+    def continue_from_checkpoint(self) -> Shown:
         """Serve the reference solution this section ends with (``tour/partN``)."""
         checkpoint = self.spec.checkpoint or self.spec.app
         reloaded = self.lab.load(checkpoint)
-        return Text(f"Now serving the reference code in {checkpoint}/.\nLive: {live_text(reloaded)}")
+        return Shown(f"Now serving the reference code in {checkpoint}/.\nLive: {reloaded.services_text}")
 
     # -- exercises ---------------------------------------------------------------------------
 
-    def _exercise(self, exercise_id: str) -> Any:
+    def _exercise(self, exercise_id: str) -> Exercise:
         exercise = find_exercise(exercise_id)
         if exercise.section != self.spec.id:
-            raise KeyError(f"{exercise_id!r} belongs to section {exercise.section}, not {self.spec.id}.")
+            raise LabError(f"{exercise_id!r} belongs to section {exercise.section}, not {self.spec.id}.")
         return exercise
 
     def check(self, exercise_id: str) -> CheckResult:
@@ -199,7 +180,7 @@ class Section:
             self.progress.passed(exercise_id)
         return result
 
-    def hint(self, exercise_id: str) -> Text:
+    def hint(self, exercise_id: str) -> Shown:
         """The next hint for an exercise (the check already showed the first one)."""
         exercise = self._exercise(exercise_id)
         shown = min(self._hints_shown.get(exercise_id, 1) + 1, len(exercise.hints))
@@ -207,35 +188,35 @@ class Section:
         lines = [f"Hint {i + 1}/{len(exercise.hints)}: {h}" for i, h in enumerate(exercise.hints[:shown])]
         if shown == len(exercise.hints):
             lines.append(f"That was the last hint; section.solution({exercise_id!r}) has the answer.")
-        return Text("\n".join(lines))
+        return Shown("\n".join(lines))
 
     def solution(self, exercise_id: str) -> Solution:
         """The reference solution, folded."""
         return Solution(exercise_id, self._exercise(exercise_id).solution)
 
-    def apply_solution(self, exercise_id: str, *, force: bool = False) -> Text:
+    def apply_solution(self, exercise_id: str, *, force: bool = False) -> Shown:
         """Write the reference solution of an exercise into your workspace."""
         exercise = self._exercise(exercise_id)
         return self.write(exercise.file, exercise.solution, force=force)
 
     # -- life cycle --------------------------------------------------------------------------
 
-    def reset(self, *, confirm: bool = False) -> Text:
+    def reset(self, *, confirm: bool = False) -> Shown:
         """Put the workspace back to its starting point; your files are kept in workspace/.backups/."""
         workspace = self._require_workspace()
         if not confirm:
-            return Text(
+            return Shown(
                 f"Nothing changed. section.reset(confirm=True) moves {workspace.display_path} to "
                 f"workspace/.backups/ and starts it again from {workspace.start_from}/."
             )
         saved = workspace.reset()
         self.load_workspace()
         where = f" Your previous files are in workspace/.backups/{saved.name}/." if saved else ""
-        return Text(f"{workspace.display_path} is back at its starting point ({workspace.start_from}/).{where}")
+        return Shown(f"{workspace.display_path} is back at its starting point ({workspace.start_from}/).{where}")
 
-    def header(self) -> Markdown:
+    def header(self) -> Shown:
         spec, workspace = self.spec, self.workspace
-        kind = self.lab.runtime.kind
+        kind = self.lab.runtime_kind
         server = (
             "your own Restate server (state from earlier runs is kept)"
             if kind == "external"
@@ -257,9 +238,9 @@ class Section:
         if spec.exercises:
             lines.append("Exercises: " + ", ".join(f"`{e}`" for e in spec.exercises))
             plain.append("Exercises: " + ", ".join(spec.exercises))
-        return Markdown("  \n".join(lines), "\n".join(plain))
+        return Shown("\n".join(plain), "  \n".join(lines))
 
-    def done(self) -> Text:
+    def done(self) -> Shown:
         """Mark the section finished and sum up its exercises."""
         self.progress.finished(self.spec.id)
         lines = [f"Section {self.spec.label}: finished."]
@@ -267,7 +248,7 @@ class Section:
             mark = "passed" if self.progress.has_passed(exercise_id) else "not passed yet"
             lines.append(f"  {exercise_id}: {mark}")
         lines.append("course_overview() shows the whole course.")
-        return Text("\n".join(lines))
+        return Shown("\n".join(lines))
 
     def reset_button(self) -> Any:
         """A two-step "reset this section" button (ipywidgets), or None without widgets."""
@@ -328,7 +309,7 @@ def open_section(name: str, *, fresh: bool = True, lab: Lab | None = None, show:
     section = Section(spec, lab, workspace)
     section.created = created
     section.progress.opened(spec.id)
-    magic.activate(section)
+    magic.activate(section.write)
     if show:
         _display(section)
     return section
@@ -349,9 +330,6 @@ def _in_notebook() -> bool:
 
 def _quiet_shell_commands() -> None:
     """Make ``!command`` output in a notebook plain and stable."""
-    # The lab's trace receiver runs gRPC threads; keep gRPC's fork notices out of `!command` output.
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     # `!restate ...` runs in a pseudo-terminal: plain output, no spinners or colour codes.
     os.environ.update(NO_COLOR="1", TERM="dumb")
 
@@ -364,7 +342,7 @@ def _display(section: Section) -> None:
         return
     if get_ipython() is None:
         return
-    display(section.header())
+    display(section.header())  # type: ignore[no-untyped-call]
     button = section.reset_button()
     if button is not None:
-        display(button)
+        display(button)  # type: ignore[no-untyped-call]

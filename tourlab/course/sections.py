@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tourlab import LabError
+
 
 @dataclass(frozen=True)
 class SectionSpec:
@@ -84,4 +86,4 @@ def find_section(name: str) -> SectionSpec:
         if wanted in (spec.id, spec.notebook):
             return spec
     known = ", ".join(s.notebook for s in SECTIONS)
-    raise KeyError(f"No section {name!r}; the sections are: {known}")
+    raise LabError(f"No section {name!r}; the sections are: {known}")

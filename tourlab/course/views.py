@@ -1,22 +1,17 @@
-"""Compact, stable text views of what Restate recorded, for notebook output."""
+"""Compact, stable views of what Restate recorded, for notebook output."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from tourlab import _config
-from tourlab._client import Invocation, JournalEntry
-from tourlab._errors import InvocationError
-from tourlab._lab import Lab
+from tourlab import PROJECT_ROOT, Invocation, JournalEntry
 
 
 @dataclass(frozen=True)
-class View:
-    """Text that prints without quotes; Markdown in JupyterLab when ``markdown`` is set."""
+class Shown:
+    """Text for a notebook: printed without quotes, and as Markdown where ``markdown`` is set."""
 
     text: str
     markdown: str | None = None
@@ -28,7 +23,7 @@ class View:
         return self.markdown
 
 
-def journal_view(entries: list[JournalEntry]) -> View:
+def journal_view(entries: list[JournalEntry]) -> Shown:
     """One line per journal entry: index, type, what it targets, whether it completed."""
     lines = []
     for entry in entries:
@@ -42,10 +37,10 @@ def journal_view(entries: list[JournalEntry]) -> View:
         if entry.is_command and entry.completed is False:
             parts.append("(waiting)")
         lines.append(" ".join(parts).rstrip())
-    return View("\n".join(lines))
+    return Shown("\n".join(lines))
 
 
-def invocations_view(invocations: list[Invocation]) -> View:
+def invocations_view(invocations: list[Invocation]) -> Shown:
     """Target and status of each invocation, oldest first, with who called it."""
     by_id = {inv.id: inv for inv in invocations}
     width = max((len(inv.target) for inv in invocations), default=0)
@@ -56,37 +51,17 @@ def invocations_view(invocations: list[Invocation]) -> View:
         if caller is not None:
             line += f"  (called by {caller.target})"
         lines.append(line)
-    return View("\n".join(lines))
+    return Shown("\n".join(lines))
 
 
-def code_view(path: str | Path) -> View:
+def code_view(path: str | Path) -> Shown:
     """A source file of the project, shown as highlighted code."""
     file = Path(path)
     if not file.is_absolute():
-        file = _config.PROJECT_ROOT / file
+        file = PROJECT_ROOT / file
     text = file.read_text()
-    label = file.relative_to(_config.PROJECT_ROOT) if file.is_relative_to(_config.PROJECT_ROOT) else file
-    return View(text.rstrip(), f"`{label}`\n```python\n{text}```")
-
-
-def output_of(lab: Lab, invocation_id: str) -> Any:
-    """The result of a completed invocation, fetched from Restate."""
-    response = lab.client.http.get(f"{lab.ingress_url}/restate/invocation/{invocation_id}/output")
-    if not response.is_success:
-        raise InvocationError(f"No result for {invocation_id}: {response.text.strip()}")
-    return response.json() if response.content else None
-
-
-def wait_for_retries(lab: Lab, invocation_id: str, retries: int, *, timeout: float = 20.0) -> Invocation:
-    """Wait until Restate has retried a failing invocation `retries` times and is backing off."""
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
-        seen = lab.invocation(invocation_id)
-        if seen is not None and seen.retry_count >= retries and seen.status == "backing-off":
-            return seen
-        time.sleep(0.05)
-    raise InvocationError(f"{invocation_id} was not retried {retries} times within {timeout:g} s: {seen}")
+    label = file.relative_to(PROJECT_ROOT) if file.is_relative_to(PROJECT_ROOT) else file
+    return Shown(text.rstrip(), f"`{label}`\n```python\n{text}```")
 
 
 def seconds_between(start: str, end: str) -> float:

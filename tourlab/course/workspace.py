@@ -16,8 +16,9 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from tourlab import _config
+from tourlab import PROJECT_ROOT, LabError
 from tourlab.course import edit
 
 #: Bookkeeping file inside every workspace folder.
@@ -28,7 +29,7 @@ _CHECKPOINT_IMPORT = re.compile(r"^from tour\.(?:app|part\d+)\.", re.MULTILINE)
 def workspace_root() -> Path:
     """Where section workspaces live: ``$TOURLAB_WORKSPACE`` or ``workspace/`` in the project."""
     override = os.environ.get("TOURLAB_WORKSPACE")
-    return Path(override) if override else _config.PROJECT_ROOT / "workspace"
+    return Path(override) if override else PROJECT_ROOT / "workspace"
 
 
 def relative_imports(source: str) -> str:
@@ -36,7 +37,7 @@ def relative_imports(source: str) -> str:
     return _CHECKPOINT_IMPORT.sub("from .", source)
 
 
-class WorkspaceConflictError(RuntimeError):
+class WorkspaceConflictError(LabError):
     """A cell would overwrite code that was changed outside the notebook."""
 
 
@@ -67,7 +68,7 @@ class Workspace:
 
     @property
     def source_dir(self) -> Path:
-        return _config.PROJECT_ROOT / self.start_from
+        return PROJECT_ROOT / self.start_from
 
     @property
     def display_path(self) -> str:
@@ -132,7 +133,7 @@ class Workspace:
         target = self.path / file
         if not file.endswith(".py") or "/" in file or not target.is_file():
             known = ", ".join(self.files())
-            raise FileNotFoundError(f"No {file!r} in {self.display_path}; the files are: {known}")
+            raise LabError(f"No {file!r} in {self.display_path}; the files are: {known}")
         return target
 
     def changed_elsewhere(self, file: str, names: list[str] | None = None) -> list[str]:
@@ -168,26 +169,20 @@ class Workspace:
         self._remember(file, {name: now[name] for name in names if name in now})
         return Written(file=file, summary=result.summary, backup=backup)
 
-    def write_file(self, file: str, text: str) -> None:
-        """Replace a whole file (used for solutions and by tests)."""
-        target = self._check_file(file)
-        target.write_text(text)
-        self._remember(file, edit.definitions(text), replace=True)
-
     # -- bookkeeping -------------------------------------------------------------------------
 
-    def _record(self) -> dict:
+    def _record(self) -> dict[str, Any]:
         try:
             return dict(json.loads((self.path / RECORD).read_text()))
         except (OSError, ValueError):
             return {}
 
-    def _save_record(self, record: dict) -> None:
+    def _save_record(self, record: dict[str, Any]) -> None:
         (self.path / RECORD).write_text(json.dumps(record, indent=1))
 
-    def _remember(self, file: str, sources: dict[str, str], *, replace: bool = False) -> None:
+    def _remember(self, file: str, sources: dict[str, str]) -> None:
         """Note the definitions the course itself put into `file`."""
         record = self._record()
         written = record.setdefault("written", {})
-        written[file] = sources if replace else {**written.get(file, {}), **sources}
+        written[file] = {**written.get(file, {}), **sources}
         self._save_record(record)

@@ -1,19 +1,19 @@
-"""Live ipywidgets panels over a running lab: ``lab.panel()`` shows them all, each also works alone.
+"""Live ipywidgets panels over a running lab: ``Dashboard(lab)`` shows them all, each also works alone.
 
 >>> from tourlab import Lab
->>> from tourlab.panels import JournalPanel
+>>> from tourlab.panels import Dashboard, JournalPanel
 >>> lab = Lab.start("tour/part4")
->>> lab.panel()             # invoke bar, journal, state, invocations, timers, trace, faults
+>>> Dashboard(lab)          # invoke bar, journal, state, invocations, timers, trace, faults
 >>> JournalPanel(lab)       # just one of them
 """
 
-from tourlab.panels._base import LabView, PanelBase, Refresher
+from tourlab.panels._base import LabView, PanelBase, Refresher, Round
 from tourlab.panels.dashboard import Dashboard
 from tourlab.panels.faults import FaultsPanel
 from tourlab.panels.invocations import InvocationsPanel
 from tourlab.panels.invoke import InvokeBar
 from tourlab.panels.journal import JournalPanel
-from tourlab.panels.links import browser_url, jaeger_trace_url, restate_ui_url
+from tourlab.panels.links import browser_url, jaeger_trace_url
 from tourlab.panels.state import StatePanel
 from tourlab.panels.timers import TimersPanel
 from tourlab.panels.trace import TracePanel
@@ -27,10 +27,10 @@ __all__ = [
     "LabView",
     "PanelBase",
     "Refresher",
+    "Round",
     "StatePanel",
     "TimersPanel",
     "TracePanel",
     "browser_url",
     "jaeger_trace_url",
-    "restate_ui_url",
 ]

@@ -1,4 +1,5 @@
-"""What every panel shares: the selection, one refresh loop and errors shown inside the panel.
+"""What every panel shares: the selection, one refresh loop, one read of Restate per round, errors
+shown inside the panel.
 
 Panels are ipywidgets boxes. They never raise into the notebook and never print: a failure
 while refreshing or handling a click shows up as a red line in the panel itself. Their
@@ -8,29 +9,27 @@ panel stay stable under nbval.
 
 from __future__ import annotations
 
+import concurrent.futures
 import html
-import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import httpx
 import ipywidgets as widgets
 import traitlets
 
-if TYPE_CHECKING:
-    from tourlab._lab import Lab
+from tourlab import Invocation, JournalEntry, Lab, Timer, Trace
 
-log = logging.getLogger(__name__)
-
-#: Statuses of an invocation that is still doing something (refresh fast while one is around).
-ACTIVE_STATUSES = frozenset({"pending", "ready", "running", "backing-off", "inboxed"})
 #: Polling intervals of the refresh loop, in seconds.
 FAST_INTERVAL = 0.5
 TIMER_INTERVAL = 1.0
 #: While only timers count down, every n-th tick refreshes all panels (the others: the countdown only).
 FULL_ROUND_EVERY = 5
+#: How many recent invocations a round reads.
+RECENT = 12
 
 #: Busy levels a panel reports after refreshing.
 IDLE, TIMERS, ACTIVE = 0, 1, 2
@@ -46,16 +45,95 @@ class LabView(traitlets.HasTraits):
     def __init__(self, lab: Lab, *, live: bool = True) -> None:
         super().__init__()
         self.lab = lab
-        self.refresher = Refresher(live=live)
+        self.refresher = Refresher(lab, self, live=live)
 
     def select(self, invocation_id: str | None) -> None:
-        """Show this invocation in every panel."""
+        """Show this invocation in every panel, now."""
         self.invocation_id = invocation_id
+        self.refresher.refresh_now()
         self.refresher.poke()
 
     def add_seat(self, seat: str) -> None:
         if seat and seat not in self.seats:
             self.seats = [*self.seats, seat]
+
+
+class Round:
+    """One refresh round's view of Restate: each thing is read once, the reads run side by side.
+
+    Panels ask for what they show (``round.journal(id)``); the first ask starts the read on a
+    small thread pool, later asks in the same round get the same answer.
+    """
+
+    def __init__(self, lab: Lab, view: LabView, pool: concurrent.futures.Executor) -> None:
+        self.lab = lab
+        self.view = view
+        self._pool = pool
+        self._reads: dict[tuple[Any, ...], concurrent.futures.Future[Any]] = {}
+        self._lock = threading.Lock()
+
+    def _future(self, key: tuple[Any, ...], fetch: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+        with self._lock:
+            future = self._reads.get(key)
+            if future is None:
+                future = self._reads[key] = self._pool.submit(fetch)
+            return future
+
+    def _reads_of(self, what: str, arg: str = "") -> tuple[tuple[Any, ...], Callable[[], Any]]:
+        lab = self.lab
+        fetches: dict[str, Callable[[], Any]] = {
+            "recent": lambda: lab.invocations(limit=RECENT),
+            "invocation": lambda: lab.invocation(arg),
+            "journal": lambda: lab.journal(arg),
+            "cart": lambda: lab.state("CartObject", arg) if arg else {},
+            "tickets": lambda: lab.service_state("TicketObject"),
+            "timers": lab.timers,
+        }
+        return (what, arg), fetches[what]
+
+    def _read(self, what: str, arg: str = "") -> Any:
+        return self._future(*self._reads_of(what, arg)).result()
+
+    def prefetch(self) -> None:
+        """Start every read the dashboard needs at once; their answers are waited for on use."""
+        wanted = [("recent", ""), ("timers", ""), ("tickets", ""), ("cart", self.view.user)]
+        if self.view.invocation_id:
+            wanted.append(("journal", self.view.invocation_id))
+        for what, arg in wanted:
+            self._future(*self._reads_of(what, arg))
+
+    def recent(self) -> list[Invocation]:
+        found: list[Invocation] = self._read("recent")
+        return found
+
+    def invocation(self, invocation_id: str) -> Invocation | None:
+        """One invocation: from the recent list when it is there, else read on its own."""
+        listed = next((inv for inv in self.recent() if inv.id == invocation_id), None)
+        found: Invocation | None = listed or self._read("invocation", invocation_id)
+        return found
+
+    def journal(self, invocation_id: str) -> list[JournalEntry]:
+        found: list[JournalEntry] = self._read("journal", invocation_id)
+        return found
+
+    def cart(self) -> dict[str, Any]:
+        found: dict[str, Any] = self._read("cart", self.view.user)
+        return found
+
+    def tickets(self) -> dict[str, dict[str, Any]]:
+        """The state of every ticket Restate knows, by seat."""
+        found: dict[str, dict[str, Any]] = self._read("tickets")
+        return found
+
+    def timers(self) -> list[Timer]:
+        found: list[Timer] = self._read("timers")
+        return found
+
+    def trace(self, invocation_id: str) -> Trace | None:
+        """The spans received so far (no waiting); None when the lab has no trace source."""
+        if self.lab.traces is None:
+            return None
+        return self.lab.traces.trace_of(self.invocation(invocation_id), invocation_id, timeout=0)
 
 
 class Refresher:
@@ -66,17 +144,24 @@ class Refresher:
     invocation is active, every TIMER_INTERVAL while only timers count down.
     """
 
-    def __init__(self, *, live: bool = True) -> None:
+    def __init__(self, lab: Lab, view: LabView, *, live: bool = True) -> None:
+        self.lab = lab
+        self.view = view
         self.live = live
         self.panels: list[PanelBase] = []
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._round_lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(6, thread_name_prefix="tourlab-panel-read")
         self.rounds = 0
 
     def register(self, panel: PanelBase) -> None:
         self.panels.append(panel)
+
+    def new_round(self) -> Round:
+        return Round(self.lab, self.view, self._pool)
 
     def poke(self) -> None:
         """Refresh soon (and keep refreshing while something is in flight)."""
@@ -89,25 +174,25 @@ class Refresher:
                 self._thread.start()
         self._wake.set()
 
-    def refresh_now(self) -> int:
+    def refresh_now(self, *, only_countdowns: bool = False) -> int:
         """Refresh every panel once, in this thread; returns the highest busy level reported."""
-        level = IDLE
-        for panel in list(self.panels):
-            level = max(level, panel.refresh())
-        self.rounds += 1
-        return level
+        with self._round_lock:
+            if self._stop.is_set():  # closed: nothing left to draw on
+                return IDLE
+            current = self.new_round()
+            panels = [p for p in self.panels if p.counts_down or not only_countdowns]
+            if not only_countdowns:
+                current.prefetch()
+            level = max((panel.refresh(current) for panel in panels), default=IDLE)
+            self.rounds += 1
+            return level
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    def tick_countdowns(self) -> int:
-        """Between full rounds, while only timers count down: refresh just the panels that count."""
-        level = IDLE
-        for panel in list(self.panels):
-            if panel.counts_down:
-                level = max(level, panel.refresh())
-        return level
+        """Stop the loop for good (the panels are closed)."""
+        with self._round_lock:
+            self._stop.set()
+            self._wake.set()
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
         level = ACTIVE
@@ -120,13 +205,13 @@ class Refresher:
                 return
             ticks += 1
             if level == TIMERS and not poked and ticks % FULL_ROUND_EVERY:
-                level = max(self.tick_countdowns(), TIMERS)
+                level = max(self.refresh_now(only_countdowns=True), TIMERS)
             else:
                 level = self.refresh_now()
 
 
 class PanelBase(widgets.VBox):
-    """A titled box with an error line; subclasses implement `_render()` and return a busy level."""
+    """A titled box with an error line; subclasses implement `_render(round)` and return a busy level."""
 
     title = "Panel"
     description = ""
@@ -149,26 +234,27 @@ class PanelBase(widgets.VBox):
         self.layout.border = "1px solid #ddd"
         self.layout.padding = "4px 8px"
         self.layout.margin = "2px"
+        self.layout.min_width = "0"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}: {self.description or self.title}"
 
-    def refresh(self) -> int:
+    def refresh(self, current: Round | None = None) -> int:
         """Re-read what this panel shows from Restate; errors stay inside the panel."""
         with self._refresh_lock:
             try:
-                level = self._render()
+                level = self._render(current or self.view.refresher.new_round())
             except Exception as error:  # noqa: BLE001 - a panel never throws into the notebook
                 self.show_error(error)
                 return IDLE
             self.show_error(None)
             return level
 
-    def _render(self) -> int:
+    def _render(self, current: Round) -> int:
         raise NotImplementedError
 
     def show_error(self, error: BaseException | str | None) -> None:
-        text = None if error is None else (error if isinstance(error, str) else _error_text(error))
+        text = None if error is None else (error if isinstance(error, str) else error_text(error))
         self.last_error = text
         set_if_changed(self.error, f"<span style='color:#dc2626'>{html.escape(text)}</span>" if text else "")
 
@@ -189,27 +275,17 @@ class PanelBase(widgets.VBox):
         super().close()
 
 
-def _error_text(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    if "Connect" in type(error).__name__ or "ConnectError" in text:
-        text = f"Restate does not answer ({text}). Is the server running? Try lab.restart_server()."
-    return text
+def error_text(error: BaseException) -> str:
+    """A failure in words a learner can act on."""
+    if isinstance(error, httpx.TransportError):
+        return "Restate does not answer (is the server running?). Try lab.restart_server() if it stays like this."
+    return str(error).strip() or type(error).__name__
 
 
 def set_if_changed(widget: widgets.Widget, value: Any, trait: str = "value") -> None:
     """Assign only real changes: no redraw, no flicker when nothing moved."""
     if getattr(widget, trait) != value:
         setattr(widget, trait, value)
-
-
-def parse_time(text: str | None) -> float | None:
-    """Seconds since the epoch of Restate's ISO timestamps (``2026-01-01T10:00:00.123Z``)."""
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def countdown(at: float | None, now: float | None = None) -> str:
@@ -235,9 +311,7 @@ def table(headers: list[str], rows: list[list[str]], *, highlight: int | None = 
     body = []
     for number, row in enumerate(rows):
         style = " style='background:#fef9c3'" if number == highlight else ""
-        cells = "".join(
-            f"<td style='padding:1px 8px 1px 0;vertical-align:top;white-space:nowrap'>{cell}</td>" for cell in row
-        )
+        cells = "".join(f"<td style='padding:1px 8px 1px 0;vertical-align:top'>{cell}</td>" for cell in row)
         body.append(f"<tr{style}>{cells}</tr>")
     return (
         "<div style='overflow-x:auto'><table style='border-collapse:collapse;font-family:monospace;font-size:12px'>"

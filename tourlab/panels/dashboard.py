@@ -1,24 +1,22 @@
-"""All panels together, sharing one selection and one refresh loop: what ``lab.panel()`` returns."""
+"""All panels together, sharing one selection and one refresh loop."""
 
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 
+from tourlab import Lab
 from tourlab.panels._base import LabView
 from tourlab.panels.faults import FaultsPanel
 from tourlab.panels.invocations import InvocationsPanel
 from tourlab.panels.invoke import InvokeBar
 from tourlab.panels.journal import JournalPanel
-from tourlab.panels.links import jaeger_url, restate_ui_url
+from tourlab.panels.links import jaeger_url
 from tourlab.panels.state import StatePanel
 from tourlab.panels.timers import TimersPanel
 from tourlab.panels.trace import TracePanel
-
-if TYPE_CHECKING:
-    from tourlab._lab import Lab
 
 
 class Dashboard(widgets.VBox):
@@ -83,12 +81,12 @@ class Dashboard(widgets.VBox):
 
     def _links(self) -> str:
         links = []
-        ui = restate_ui_url(self.lab.runtime)
+        ui = self.lab.restate_ui_url
         if ui:
             links.append(f"<a href='{html.escape(ui, quote=True)}' target='_blank'>Restate UI</a>")
         jaeger = jaeger_url()
         if jaeger:
             links.append(f"<a href='{html.escape(jaeger, quote=True)}' target='_blank'>Jaeger</a>")
-        if self.lab.tracing is not None and self.lab.tracing.running:
-            links.append("traces: received in this kernel (see Trace below)")
+        if self.lab.traces is not None:
+            links.append(f"traces: {html.escape(self.lab.traces.description)} (see Trace below)")
         return " &middot; ".join(links)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 
-from tourlab.panels._base import IDLE, LabView, PanelBase, esc, set_if_changed
-
-if TYPE_CHECKING:
-    from tourlab._lab import Lab
+from tourlab import Lab, LabError
+from tourlab.panels._base import IDLE, LabView, PanelBase, Round, esc, set_if_changed
 
 #: What each fault does, and what to look for in the other panels.
 NOTES = {
@@ -47,18 +45,18 @@ class FaultsPanel(PanelBase):
         self._worker: threading.Thread | None = None
         self._compose(widgets.HBox(list(self.buttons.values())), self.state, self.note)
 
-    def _render(self) -> int:
-        endpoint = "up" if self.lab.endpoint.running else "<b style='color:#dc2626'>down</b>"
-        server = "up" if getattr(self.lab.runtime, "running", True) else "<b style='color:#dc2626'>down</b>"
+    def _render(self, current: Round) -> int:
+        endpoint = "up" if self.lab.endpoint_running else "<b style='color:#dc2626'>down</b>"
+        server = "up" if self.lab.restate_running else "<b style='color:#dc2626'>down</b>"
         set_if_changed(self.state, f"endpoint: {endpoint} &middot; Restate: {server}")
         return IDLE
 
     def inject(self, fault: str, *, wait: bool = False) -> None:
         """Run `fault` on a worker thread (a server restart takes a moment); `wait` blocks until done."""
         if fault not in NOTES:
-            raise ValueError(f"Unknown fault {fault!r}: one of {', '.join(NOTES)}.")
+            raise LabError(f"Unknown fault {fault!r}: one of {', '.join(NOTES)}.")
         if self._worker is not None and self._worker.is_alive():
-            raise RuntimeError("The previous fault is still being applied.")
+            raise LabError("The previous fault is still being applied.")
         self.note.value = f"{esc(fault)}&hellip;"
         self._worker = threading.Thread(target=self._apply, args=(fault,), name="tourlab-fault", daemon=True)
         self._worker.start()
@@ -82,7 +80,7 @@ class FaultsPanel(PanelBase):
         finally:
             for button in self.buttons.values():
                 button.disabled = False
-        self.refresh()
+        self.view.refresher.refresh_now()
         if failure is not None:
             self.show_error(failure)
         self.view.refresher.poke()

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 
-from tourlab._tracing import failure_summary
-from tourlab.panels._base import (
-    ACTIVE,
-    ACTIVE_STATUSES,
-    IDLE,
-    TIMERS,
-    LabView,
-    PanelBase,
-    esc,
-    set_if_changed,
-    table,
-)
-
-if TYPE_CHECKING:
-    from tourlab._client import Invocation
-    from tourlab._lab import Lab
+from tourlab import Invocation, Lab, LabError, failure_summary
+from tourlab.panels._base import ACTIVE, IDLE, TIMERS, LabView, PanelBase, Round, esc, set_if_changed, table
 
 _STATUS_COLORS = {
     "completed": "#16a34a",
@@ -50,24 +36,28 @@ class InvocationsPanel(PanelBase):
             button.on_click(self.guarded(lambda _b, action=name: self.act(action)))
         self.message = widgets.HTML("")
         self.invocations: list[Invocation] = []
+        #: The most retries seen per invocation: Restate resets the count once an invocation completes.
+        self.most_retries: dict[str, int] = {}
         self._syncing = False
         self.picker.observe(self._picked, "value")
         self.view.observe(self.guarded(lambda _change: self._sync_picker()), "invocation_id")
         self._compose(self.table, widgets.HBox([self.picker, *self.actions.values()]), self.message)
 
-    def _render(self) -> int:
-        listed = self.lab.client.invocations(limit=self.limit)
+    def _render(self, current: Round) -> int:
+        listed = current.recent()[: self.limit]
         selected = self.view.invocation_id
         if selected and all(inv.id != selected for inv in listed):
-            extra = self.lab.client.invocation(selected)
+            extra = current.invocation(selected)
             if extra is not None:
                 listed.append(extra)
         self.invocations = listed
+        for inv in listed:
+            self.most_retries[inv.id] = max(self.most_retries.get(inv.id, 0), inv.retry_count)
         rows = [
             [
                 f"<code>{esc(inv.target)}</code>",
                 f"<b style='color:{_STATUS_COLORS.get(inv.status, '#111')}'>{esc(inv.status)}</b>",
-                str(inv.retry_count),
+                str(self.most_retries[inv.id]),
                 _failure_cell(inv.last_failure),
                 f"<code>{esc(inv.id)}</code>",
             ]
@@ -81,10 +71,9 @@ class InvocationsPanel(PanelBase):
         )
         set_if_changed(self.table, body)
         self._sync_picker()
-        statuses = {inv.status for inv in listed}
-        if statuses & ACTIVE_STATUSES:
+        if any(inv.active for inv in listed):
             return ACTIVE
-        return TIMERS if statuses & {"scheduled", "suspended"} else IDLE
+        return TIMERS if any(inv.status == "scheduled" for inv in listed) else IDLE
 
     def status_of(self, invocation_id: str) -> Invocation | None:
         """The row shown for an invocation (after the last refresh)."""
@@ -115,19 +104,20 @@ class InvocationsPanel(PanelBase):
         """Resume, cancel or kill the selected invocation (or `invocation_id`)."""
         chosen = invocation_id or self.view.invocation_id
         if chosen is None:
-            raise ValueError("Select an invocation first.")
-        getattr(self.lab.client, action)(chosen)
+            raise LabError("Select an invocation first.")
+        {"resume": self.lab.resume, "cancel": self.lab.cancel, "kill": self.lab.kill}[action](chosen)
         notes = {
             "resume": "retrying now; it completes if the handler works again",
             "cancel": "cancelled: it stops at its next step and returns an error",
             "kill": "killed: no more of its code runs",
         }
         self.message.value = f"{action}: <code>{esc(chosen)}</code> &middot; {notes[action]}"
+        self.view.refresher.refresh_now()
         self.view.refresher.poke()
-        self.refresh()
 
 
 def _failure_cell(failure: str | None) -> str:
     """The exception line, with Restate's full failure text (and traceback) as the tooltip."""
     tooltip = html.escape(failure or "", quote=True)
-    return f"<span title='{tooltip}' style='color:#dc2626'>{esc(failure_summary(failure)[:120])}</span>"
+    shown = esc(failure_summary(failure)[:160])
+    return f"<span title='{tooltip}' style='color:#dc2626;white-space:normal;word-break:break-word'>{shown}</span>"

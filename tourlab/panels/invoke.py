@@ -1,7 +1,7 @@
 """The invoke bar: call the cart's handlers with a click, without ever blocking the kernel.
 
 A request-response call to a failing handler hangs while Restate retries it, so every click
-*sends* the invocation (a few ms) and a worker thread polls its status until it completes,
+*sends* the invocation (a few ms) and a worker thread attaches to it until it completes,
 showing "running", "backing-off (attempt 3): ValueError: ..." on the way.
 """
 
@@ -11,21 +11,19 @@ import html
 import json
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 
-from tourlab._tracing import failure_summary
-from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, set_if_changed
-
-if TYPE_CHECKING:
-    from tourlab._client import Invocation
-    from tourlab._lab import Lab
+from tourlab import Invocation, InvocationError, InvocationTimeoutError, Lab, LabError
+from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round, set_if_changed
 
 #: How long the bar follows one invocation before handing over to the Invocations panel.
 FOLLOW_SECONDS = 120.0
+#: How long one attach waits before the bar shows the invocation's status again.
+ATTACH_SECONDS = 0.3
 
-#: Button label -> (handler, takes the seat as argument)
+#: Button label -> whether the handler takes the seat as its argument
 HANDLERS = {"addTicket": True, "checkout": False, "expireTicket": True}
 
 
@@ -54,6 +52,7 @@ class InvokeBar(PanelBase):
         self.result_error: str | None = None
         self.invocation_id: str | None = None
         self.final_status: str | None = None
+        self._call_text = ""
         self._worker: threading.Thread | None = None
         self._generation = 0
         self.user.observe(self._user_changed, "value")
@@ -68,7 +67,7 @@ class InvokeBar(PanelBase):
         self.view.user = change["new"].strip()
         self.view.refresher.poke()
 
-    def _render(self) -> int:
+    def _render(self, current: Round) -> int:
         return ACTIVE if self._worker is not None and self._worker.is_alive() else IDLE
 
     # -- clicking ----------------------------------------------------------------------------
@@ -78,34 +77,32 @@ class InvokeBar(PanelBase):
         user = self.user.value.strip()
         seat = self.seat.value.strip()
         if not user:
-            raise ValueError("Enter a user: the cart key, e.g. Mary.")
+            raise LabError("Enter a user: the cart key, e.g. Mary.")
         takes_seat = HANDLERS[handler]
         if takes_seat and not seat:
-            raise ValueError(f"{handler} needs a seat, e.g. seat2B.")
+            raise LabError(f"{handler} needs a seat, e.g. seat2B.")
         self.show_error(None)
         self._generation += 1
-        generation = self._generation
-        arg = seat if takes_seat else None
         delay = float(self.delay.value or 0) or None
         key = self.idempotency_key.value.strip() or None
-        kwargs: dict[str, Any] = {"delay": delay, "idempotency_key": key}
         if takes_seat:
-            invocation_id = self.lab.client.send("CartObject", user, handler, arg, **kwargs)
+            invocation_id = self.lab.send("CartObject", user, handler, seat, delay=delay, idempotency_key=key)
         else:
-            invocation_id = self.lab.client.send("CartObject", user, handler, **kwargs)
+            invocation_id = self.lab.send("CartObject", user, handler, delay=delay, idempotency_key=key)
         self.invocation_id = invocation_id
-        self.result = None
-        self.result_error = None
-        self.final_status = None
-        shown_arg = f"({json.dumps(arg)})" if takes_seat else "()"
+        self.result = self.result_error = self.final_status = None
+        shown_arg = f"({json.dumps(seat)})" if takes_seat else "()"
         self._call_text = f"CartObject/{html.escape(user)}/{handler}{html.escape(shown_arg)}"
         self.response.value = f"{self._call_text} &rarr; <i>sent</i> &middot; <code>{invocation_id}</code>"
         self.view.user = user
         if takes_seat:
             self.view.add_seat(seat)
-        self.view.select(invocation_id)
+        self.view.invocation_id = invocation_id
         self._worker = threading.Thread(
-            target=self._follow, args=(invocation_id, generation), name="tourlab-invoke", daemon=True
+            target=self._follow,
+            args=(invocation_id, self._generation, delay is not None),
+            name="tourlab-invoke",
+            daemon=True,
         )
         self._worker.start()
         return invocation_id
@@ -118,9 +115,9 @@ class InvokeBar(PanelBase):
 
     # -- following an invocation ---------------------------------------------------------
 
-    def _follow(self, invocation_id: str, generation: int) -> None:
+    def _follow(self, invocation_id: str, generation: int, delayed: bool) -> None:
         try:
-            self._follow_until_done(invocation_id, generation)
+            self._follow_until_done(invocation_id, generation, delayed)
         except Exception as error:  # noqa: BLE001 - shown in the panel
             self.show_error(error)
         finally:
@@ -128,44 +125,45 @@ class InvokeBar(PanelBase):
             self.view.refresher.refresh_now()
             self.view.refresher.poke()
 
-    def _follow_until_done(self, invocation_id: str, generation: int) -> None:
-        client = self.lab.client
+    def _follow_until_done(self, invocation_id: str, generation: int, delayed: bool) -> None:
         deadline = time.monotonic() + FOLLOW_SECONDS
-        pause = 0.02
-        last_shown = None
         while generation == self._generation:
-            invocation = client.invocation(invocation_id)
+            if not delayed:
+                try:
+                    self._show_result(self.lab.attach(invocation_id, timeout=ATTACH_SECONDS))
+                    return
+                except InvocationTimeoutError:
+                    pass
+                except InvocationError as failed:
+                    self._show_failure(str(failed))
+                    return
+            delayed = False  # a delayed call waits once as scheduled; after that it runs
+            invocation = self.lab.invocation(invocation_id)
             status = invocation.status if invocation else "pending"
             shown = _status_text(invocation)
-            if shown != last_shown:
-                set_if_changed(self.status, shown)
-                last_shown = shown
-                self.view.refresher.poke()
-            if status == "completed":
-                self._show_result(invocation_id, invocation)
-                self.final_status = status
-                return
+            set_if_changed(self.status, shown)
+            self.view.refresher.poke()
             if status in {"scheduled", "paused"} or time.monotonic() > deadline:
                 self.final_status = status
                 hint = " &middot; see Timers" if status == "scheduled" else " &middot; see Invocations"
                 set_if_changed(self.status, shown + hint)
                 return
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.5)
 
-    def _show_result(self, invocation_id: str, invocation: Invocation | None) -> None:
-        response = self.lab.client.http.get(f"{self.lab.ingress_url}/restate/invocation/{invocation_id}/output")
-        if response.is_success:
-            self.result = response.json() if response.content else None
-            text = html.escape(json.dumps(self.result))
-            self.response.value = f"{self._call_text} &rarr; <b>{text}</b> &middot; <code>{invocation_id}</code>"
-        else:
-            failure = (invocation.completion_failure if invocation else None) or _message(response)
-            self.result_error = failure
-            self.response.value = (
-                f"{self._call_text} &rarr; <b style='color:#dc2626'>error</b>: {html.escape(failure)}"
-                f" &middot; <code>{invocation_id}</code>"
-            )
+    def _show_result(self, result: Any) -> None:
+        self.result = result
+        self.final_status = "completed"
+        set_if_changed(self.status, "status: <b>completed</b>")
+        text = html.escape(json.dumps(result))
+        self.response.value = f"{self._call_text} &rarr; <b>{text}</b> &middot; <code>{self.invocation_id}</code>"
+
+    def _show_failure(self, failure: str) -> None:
+        self.result_error = failure
+        self.final_status = "completed"
+        set_if_changed(self.status, "status: <b>completed</b> with an error")
+        self.response.value = (
+            f"{self._call_text} &rarr; <b style='color:#dc2626'>error</b>: {html.escape(failure)}"
+            f" &middot; <code>{self.invocation_id}</code>"
+        )
 
 
 def _status_text(invocation: Invocation | None) -> str:
@@ -175,12 +173,5 @@ def _status_text(invocation: Invocation | None) -> str:
     if invocation.retry_count > 1 or invocation.last_failure:
         text += f" (retry count {invocation.retry_count})"
     if invocation.last_failure and invocation.status != "completed":
-        text += f": <span style='color:#dc2626'>{html.escape(failure_summary(invocation.last_failure))}</span>"
+        text += f": <span style='color:#dc2626'>{html.escape(invocation.failure)}</span>"
     return text
-
-
-def _message(response: Any) -> str:
-    try:
-        return str(response.json().get("message", response.text))
-    except ValueError:
-        return str(response.text).strip()

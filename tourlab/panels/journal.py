@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 
-from tourlab.panels._base import ACTIVE, ACTIVE_STATUSES, IDLE, LabView, PanelBase, esc, set_if_changed, table
-
-if TYPE_CHECKING:
-    from tourlab._client import Invocation, JournalEntry
-    from tourlab._lab import Lab
+from tourlab import Invocation, JournalEntry, Lab
+from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round, esc, set_if_changed, table
 
 
 class JournalPanel(PanelBase):
@@ -28,21 +25,18 @@ class JournalPanel(PanelBase):
         super().__init__(lab, view, **kwargs)
         self.heading = widgets.HTML("")
         self.table = widgets.HTML("<i>Select an invocation (make a call).</i>")
-        self.links = widgets.HBox([])
+        self.links = widgets.HBox([], layout={"flex_flow": "row wrap"})
         self.entries: list[JournalEntry] = []
         self.invocation: Invocation | None = None
         self._link_key: tuple[Any, ...] = ()
-        self.view.observe(lambda _change: self.refresh(), "invocation_id")
         self._compose(self.heading, self.table, self.links)
 
-    def _render(self) -> int:
+    def _render(self, current: Round) -> int:
         invocation_id = self.view.invocation_id
         if invocation_id is None:
             return IDLE
-        client = self.lab.client
-        self.invocation = client.invocation(invocation_id)
-        self.entries = client.journal(invocation_id)
-        invocation = self.invocation
+        self.invocation = invocation = current.invocation(invocation_id)
+        self.entries = current.journal(invocation_id)
         status = invocation.status if invocation else "unknown"
         target = invocation.target if invocation else invocation_id
         set_if_changed(
@@ -67,7 +61,7 @@ class JournalPanel(PanelBase):
         )
         set_if_changed(self.table, body)
         self._update_links()
-        return ACTIVE if status in ACTIVE_STATUSES else IDLE
+        return ACTIVE if invocation is not None and invocation.active else IDLE
 
     def _update_links(self) -> None:
         callees = [(entry.index, entry.target, entry.callee_id) for entry in self.entries if entry.callee_id]
@@ -88,14 +82,6 @@ class JournalPanel(PanelBase):
             button.on_click(self.guarded(lambda _b, target=callee: self.view.select(target)))
             buttons.append(button)
         self.links.children = tuple(buttons)
-
-    def open_callee(self, index: int) -> str:
-        """Select the invocation called by journal entry `index`; returns its id."""
-        for entry in self.entries:
-            if entry.index == index and entry.callee_id:
-                self.view.select(entry.callee_id)
-                return entry.callee_id
-        raise ValueError(f"Journal entry #{index} calls no other invocation.")
 
 
 def _completed(entry: JournalEntry) -> str:

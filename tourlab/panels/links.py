@@ -1,8 +1,8 @@
 """Links to web UIs that work where the notebook runs: locally, or behind JupyterHub / Binder.
 
 Behind JupyterHub the browser cannot reach ``127.0.0.1:<port>`` of the kernel's machine;
-jupyter-server-proxy serves it at ``${JUPYTERHUB_SERVICE_PREFIX}proxy/<port>/``. The Restate UI
-cannot run under such a path prefix, so it is only offered where no prefix is in use.
+jupyter-server-proxy serves it at ``${JUPYTERHUB_SERVICE_PREFIX}proxy/<port>/``. (The Restate UI
+cannot run under such a path prefix: ``Lab.restate_ui_url`` is None there.)
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from tourlab._runtime import restate_ui_url
+from tourlab import LOCAL_HOSTS
 
-__all__ = ["browser_url", "jaeger_trace_url", "jaeger_url", "restate_ui_url", "service_prefix"]
-
-_LOOPBACK = {"127.0.0.1", "localhost", "0.0.0.0", "::1"}
+__all__ = ["browser_url", "jaeger_trace_url", "jaeger_url", "service_prefix"]
 
 
 def service_prefix(env: Mapping[str, str] | None = None) -> str | None:
@@ -31,7 +29,7 @@ def browser_url(url: str, env: Mapping[str, str] | None = None) -> str:
     """`url` as the learner's browser can open it (through the proxy for loopback URLs)."""
     prefix = service_prefix(env)
     parts = urlsplit(url)
-    if prefix is None or parts.hostname not in _LOOPBACK or parts.port is None:
+    if prefix is None or parts.hostname not in LOCAL_HOSTS or parts.port is None:
         return url
     path = parts.path.lstrip("/")
     query = f"?{parts.query}" if parts.query else ""

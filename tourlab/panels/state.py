@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 
-from tourlab.panels._base import IDLE, LabView, PanelBase, set_if_changed
-
-if TYPE_CHECKING:
-    from tourlab._lab import Lab
+from tourlab import Lab
+from tourlab.panels._base import IDLE, LabView, PanelBase, Round, set_if_changed
 
 
 class StatePanel(PanelBase):
@@ -26,30 +24,32 @@ class StatePanel(PanelBase):
         self.tickets = widgets.HTML("")
         #: What the panel shows, as data: {"CartObject/Mary": {...}, "TicketObject/seat2B": {...}}
         self.data: dict[str, dict[str, Any]] = {}
-        self.view.observe(lambda _change: self.refresh(), "user")
         self._compose(self.cart, self.tickets)
 
-    def _render(self) -> int:
-        client = self.lab.client
+    def _render(self, current: Round) -> int:
         user = self.view.user
-        data: dict[str, dict[str, Any]] = {}
-        if user:
-            data[f"CartObject/{user}"] = client.state("CartObject", user)
-        in_cart = data.get(f"CartObject/{user}", {}).get("tickets") or []
-        seats = list(dict.fromkeys([*(s for s in in_cart if isinstance(s, str)), *self.view.seats]))
-        for seat in seats:
-            data[f"TicketObject/{seat}"] = client.state("TicketObject", seat)
+        cart = current.cart()
+        known = current.tickets()
+        in_cart = [seat for seat in cart.get("tickets") or [] if isinstance(seat, str)]
+        seats = list(dict.fromkeys([*in_cart, *self.view.seats]))
+        data = {f"CartObject/{user}": cart} if user else {}
+        data.update({f"TicketObject/{seat}": known.get(seat, {}) for seat in seats})
         self.data = data
         cart_key = f"CartObject/{user}"
-        set_if_changed(self.cart, _block(cart_key, data.get(cart_key, {})) if user else "<i>No user.</i>")
-        ticket_html = "".join(_block(key, value) for key, value in data.items() if key.startswith("TicketObject/"))
+        cart_html = _block(cart_key, cart, "no state yet: an empty cart") if user else "<i>No user.</i>"
+        set_if_changed(self.cart, cart_html)
+        ticket_html = "".join(
+            _block(key, value, "no state: the seat is AVAILABLE")
+            for key, value in data.items()
+            if key.startswith("TicketObject/")
+        )
         set_if_changed(self.tickets, ticket_html or "<i>No tickets involved yet.</i>")
         return IDLE
 
 
-def _block(key: str, state: dict[str, Any]) -> str:
-    shown = json.dumps(state, indent=1) if state else "{}   (no state: a fresh object; tickets are AVAILABLE)"
+def _block(key: str, state: dict[str, Any], empty: str) -> str:
+    shown = json.dumps(state, indent=1) if state else f"{{}}   ({empty})"
     return (
-        f"<div><code>{html.escape(key)}</code><pre style='margin:0 0 4px 12px;font-size:12px'>"
+        f"<div><code>{html.escape(key)}</code><pre style='margin:0 0 4px 12px;font-size:12px;white-space:pre-wrap'>"
         f"{html.escape(shown)}</pre></div>"
     )

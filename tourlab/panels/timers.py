@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import time
+from typing import Any
 
 import ipywidgets as widgets
 
-from tourlab.panels._base import (
-    IDLE,
-    TIMERS,
-    LabView,
-    PanelBase,
-    clock,
-    countdown,
-    esc,
-    parse_time,
-    set_if_changed,
-    table,
-)
-
-if TYPE_CHECKING:
-    from tourlab._lab import Lab
+from tourlab import Lab, Timer
+from tourlab.panels._base import IDLE, TIMERS, LabView, PanelBase, Round, clock, countdown, esc, set_if_changed, table
 
 #: Re-read the timers from Restate at most this often while only counting down (seconds).
 REQUERY_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Timer:
-    """A delayed invocation or a sleep, and when it fires (seconds since the epoch)."""
-
-    kind: str  # "delayed call" or "sleep"
-    target: str
-    invocation_id: str
-    fires_at: float | None
-    set_by: str | None = None
 
 
 class TimersPanel(PanelBase):
@@ -52,13 +28,11 @@ class TimersPanel(PanelBase):
         self._queried_at = 0.0
         self._compose(self.table)
 
-    def _render(self) -> int:
-        import time
-
+    def _render(self, current: Round) -> int:
         now = time.time()
         due = any(timer.fires_at is not None and timer.fires_at <= now for timer in self.timers)
         if due or now - self._queried_at >= REQUERY_SECONDS or not self.timers:
-            self.timers = self._query()
+            self.timers = current.timers()
             self._queried_at = now
         rows = [
             [
@@ -83,29 +57,3 @@ class TimersPanel(PanelBase):
         self._queried_at = 0.0
         self.refresh()
         return self.timers
-
-    def _query(self) -> list[Timer]:
-        client = self.lab.client
-        timers = [
-            Timer(
-                "delayed call",
-                row["target"],
-                row["id"],
-                parse_time(row.get("scheduled_start_at")),
-                row.get("invoked_by_target") or ("ingress" if row.get("invoked_by") == "ingress" else None),
-            )
-            for row in client.query(
-                # Restate 1.7 leaves scheduled_start_at empty unless the query selects every column.
-                "SELECT * FROM sys_invocation WHERE status = 'scheduled' LIMIT 50"
-            )
-        ]
-        sleeping = client.query(
-            "SELECT DISTINCT j.id AS id, i.target AS target FROM sys_journal j JOIN sys_invocation i ON j.id = i.id "
-            "WHERE j.entry_type = 'Command: Sleep' AND i.status <> 'completed' LIMIT 50"
-        )
-        for row in sleeping:
-            for entry in client.journal(row["id"]):
-                if entry.entry_type == "Command: Sleep" and not entry.completed:
-                    timers.append(Timer("sleep", row["target"], row["id"], parse_time(entry.wake_up_at), row["target"]))
-        timers.sort(key=lambda timer: timer.fires_at or 0)
-        return timers

@@ -1,20 +1,17 @@
-"""The trace of the selected invocation as an inline waterfall, from the in-kernel receiver."""
+"""The trace of the selected invocation as an inline waterfall, from the lab's trace source."""
 
 from __future__ import annotations
 
 import base64
 import html
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 
-from tourlab._tracing import Trace, failure_summary, waterfall_html
-from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, esc, set_if_changed
+from tourlab import Invocation, Lab, Trace
+from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round, esc, set_if_changed
 from tourlab.panels.links import jaeger_trace_url
-
-if TYPE_CHECKING:
-    from tourlab._lab import Lab
 
 #: Keep looking for late spans this long after an invocation completed (they come ~0.2 s later).
 LATE_SPANS_SECONDS = 3.0
@@ -35,67 +32,56 @@ class TracePanel(PanelBase):
         self._shown: tuple[object, ...] = ()
         self._compose(self.waterfall, self.links)
 
-    def _render(self) -> int:
+    def _render(self, current: Round) -> int:
         invocation_id = self.view.invocation_id
-        source = self.lab.trace_source
-        if source is None:
-            self._shown = ()
-            reason = self.lab.tracing.error if self.lab.tracing is not None else None
-            set_if_changed(
-                self.waterfall,
-                "<i>"
-                + esc(
-                    reason
-                    or "Tracing is off: this lab uses an external Restate (or TOURLAB_TRACING=off). "
-                    "Point its --tracing-endpoint at a collector such as Jaeger."
-                )
-                + "</i>",
-            )
-            return IDLE
         if invocation_id is None:
-            self._shown = ()
-            set_if_changed(self.waterfall, "<i>Select an invocation to see its trace.</i>")
+            self._show(("none",), "<i>Select an invocation to see its trace.</i>", "")
             return IDLE
-        trace = source.trace_of(self.lab.client, invocation_id, timeout=0)
+        trace = current.trace(invocation_id)
+        if trace is None:
+            self._show(("off",), f"<i>{esc(self.lab.tracing_problem or 'Tracing is off.')}</i>", "")
+            return IDLE
         self.trace = trace
-        invocation = self.lab.client.invocation(invocation_id)
+        invocation = current.invocation(invocation_id)
         note = ""
         if invocation is not None and invocation.last_failure and trace.failed_attempts:
             note = (
                 "<div style='font-size:12px'>Restate marks failed attempts with status ERROR "
                 "(\"transient failure\"); the handler's exception was: <span style='color:#dc2626'>"
-                f"{esc(failure_summary(invocation.last_failure))}</span></div>"
+                f"{esc(invocation.failure)}</span></div>"
             )
-        shown = (trace.trace_id, len(trace.spans), note)
-        if shown != self._shown:  # drawing and encoding a trace costs more than fetching it
-            self._shown = shown
-            set_if_changed(self.waterfall, waterfall_html(trace) + note)
-            set_if_changed(self.links, self._links(trace))
+        # Drawing and encoding a trace costs more than reading it: only when something changed.
+        self._show((trace.trace_id, len(trace.spans), note), trace.html() + note, _links(trace))
         return ACTIVE if self._waiting_for_spans(invocation_id, invocation, trace) else IDLE
 
-    def _waiting_for_spans(self, invocation_id: str, invocation: Any, trace: Trace) -> bool:
+    def _show(self, key: tuple[object, ...], waterfall: str, links: str) -> None:
+        if key != self._shown:
+            self._shown = key
+            set_if_changed(self.waterfall, waterfall)
+            set_if_changed(self.links, links)
+
+    def _waiting_for_spans(self, invocation_id: str, invocation: Invocation | None, trace: Trace) -> bool:
         if invocation is None or invocation.status in {"scheduled", "paused", "suspended"}:
             return False
         if invocation.status != "completed":
             return True  # attempts keep coming while it runs or backs off
-        ended = any(span.name.startswith("invocation-end") and span.invocation_id == invocation_id for span in trace)
-        if ended:
+        if any(span.phase == "invocation-end" and span.invocation_id == invocation_id for span in trace):
             return False
         first_seen = self._complete_since.setdefault(invocation_id, time.monotonic())
         return time.monotonic() - first_seen < LATE_SPANS_SECONDS
 
-    @staticmethod
-    def _links(trace: Trace) -> str:
-        if not trace.spans:
-            return ""
-        parts = []
-        jaeger = jaeger_trace_url(trace.trace_id)
-        if jaeger:
-            parts.append(f"<a href='{html.escape(jaeger, quote=True)}' target='_blank'>open in Jaeger</a>")
-        payload = base64.b64encode(trace.jaeger_json().encode()).decode()
-        parts.append(
-            f"<a download='trace-{trace.trace_id}.json' href='data:application/json;base64,{payload}'>"
-            "download as Jaeger JSON</a> (Jaeger UI: Search &rarr; JSON File)"
-        )
-        parts.append(f"trace id <code>{esc(trace.trace_id)}</code>")
-        return " &middot; ".join(parts)
+
+def _links(trace: Trace) -> str:
+    if not trace.spans:
+        return ""
+    parts = []
+    jaeger = jaeger_trace_url(trace.trace_id)
+    if jaeger:
+        parts.append(f"<a href='{html.escape(jaeger, quote=True)}' target='_blank'>open in Jaeger</a>")
+    payload = base64.b64encode(trace.jaeger_json().encode()).decode()
+    parts.append(
+        f"<a download='trace-{trace.trace_id}.json' href='data:application/json;base64,{payload}'>"
+        "download as Jaeger JSON</a> (Jaeger UI: Search &rarr; JSON File)"
+    )
+    parts.append(f"trace id <code>{esc(trace.trace_id)}</code>")
+    return " &middot; ".join(parts)

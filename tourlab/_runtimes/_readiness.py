@@ -6,10 +6,11 @@ the partition has a leader. Every runtime (embedded, Docker, external) waits the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import httpx
+
+from tourlab._wait import poll
 
 _READY_QUERY = {"query": "SELECT id FROM sys_invocation LIMIT 1"}
 
@@ -43,12 +44,11 @@ def wait_until_ready(
 
     `before_each_try` runs before every poll and may raise (e.g. when the server process died).
     """
-    deadline = time.monotonic() + timeout
+
+    def problem() -> str | None:
+        if before_each_try is not None:
+            before_each_try()
+        return readiness_problem(http, admin_url, ingress_url)
+
     with httpx.Client(timeout=2.0) as http:
-        while True:
-            if before_each_try is not None:
-                before_each_try()
-            problem = readiness_problem(http, admin_url, ingress_url)
-            if problem is None or time.monotonic() >= deadline:
-                return problem
-            time.sleep(interval)
+        return poll(problem, lambda found: found is None, timeout=timeout, interval=interval).value

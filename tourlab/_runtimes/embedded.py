@@ -16,7 +16,7 @@ from tourlab import _config
 from tourlab._errors import ServerNotInstalledError, ServerStartError
 from tourlab._ports import free_port
 from tourlab._process import pid_alive, spawn_owned, terminate
-from tourlab._readiness import wait_until_ready
+from tourlab._runtimes._readiness import wait_until_ready
 
 _OWNER_FILE = "owner.json"
 _PORT_CLASH_MARKERS = ("Address in use", "Address already in use", "AddrInUse")
@@ -38,14 +38,14 @@ class ServerPorts:
 
 def _process_start_time(pid: int) -> float | None:
     try:
-        return psutil.Process(pid).create_time()
+        return float(psutil.Process(pid).create_time())
     except psutil.Error:
         return None
 
 
 def clean_stale_data_dirs(run_dir: Path = _config.RUN_DIR) -> list[Path]:
     """Delete data dirs whose owning process is gone; returns what was removed."""
-    removed = []
+    removed: list[Path] = []
     if not run_dir.is_dir():
         return removed
     for data_dir in run_dir.iterdir():
@@ -60,10 +60,10 @@ def clean_stale_data_dirs(run_dir: Path = _config.RUN_DIR) -> list[Path]:
     return removed
 
 
-class EmbeddedServer:
+class EmbeddedRestate:
     """A restate-server child process owned by this Python process.
 
-    >>> server = EmbeddedServer()
+    >>> server = EmbeddedRestate()
     >>> server.start()
     >>> server.admin_url
     'http://127.0.0.1:41234'

@@ -10,19 +10,19 @@ Testcontainers' reaper removes the container if the kernel dies without stopping
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tourlab import _config
-from tourlab._errors import RuntimeUnavailableError, ServerStartError
+from tourlab._errors import ServerStartError
 from tourlab._ports import free_port
-from tourlab._readiness import wait_until_ready
+from tourlab._runtimes._readiness import wait_until_ready
 
 INGRESS_PORT = 8080
 ADMIN_PORT = 9070
 #: How a container reaches the kernel's endpoint on the host.
 HOST_FROM_CONTAINER = "host.docker.internal"
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]"}
 
 NO_ENGINE_HINT = (
     "no Docker engine answers. Start Docker Desktop / the docker service (check with `docker info`), "
@@ -36,7 +36,7 @@ def docker_available(env: Mapping[str, str] | None = None) -> bool:
     `env` (default: the process environment) is where ``DOCKER_HOST`` and friends are read.
     """
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         client = docker.from_env(timeout=2, environment=dict(env) if env is not None else None)
         try:
@@ -55,8 +55,7 @@ def reachable_from_container(url: str) -> str:
     'http://host.docker.internal:4317'
     """
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if host not in _LOOPBACK_HOSTS and f"[{host}]" not in _LOOPBACK_HOSTS:
+    if (parts.hostname or "") not in _config.LOCAL_HOSTS:
         return url
     netloc = HOST_FROM_CONTAINER + (f":{parts.port}" if parts.port else "")
     if parts.username:
@@ -92,12 +91,10 @@ class DockerRestate:
     endpoint_host = HOST_FROM_CONTAINER
     #: The endpoint (and any receiver) must listen beyond loopback for the container to reach it.
     bind_host = "0.0.0.0"
-    log_path = None
+    log_path: Path | None = None
 
     def __init__(self, *, tracing_endpoint: str | None = None) -> None:
-        if not docker_available():
-            raise RuntimeUnavailableError(f"TOURLAB_RUNTIME=docker, but {NO_ENGINE_HINT}")
-        from testcontainers.core.container import DockerContainer  # type: ignore[import-untyped]
+        from testcontainers.core.container import DockerContainer
 
         self.settings = container_settings(tracing_endpoint)
         self.tracing_endpoint = self.settings["env"].get("RESTATE_TRACING_ENDPOINT")
@@ -138,7 +135,11 @@ class DockerRestate:
     def _wait_ready(self, timeout: float) -> None:
         problem = wait_until_ready(self.admin_url, self.ingress_url, timeout=timeout, interval=0.2)
         if problem is not None:
-            raise ServerStartError(f"The Restate container was not ready after {timeout:.0f} s ({problem}).")
+            last_lines = "\n".join(self.logs().strip().splitlines()[-8:])
+            raise ServerStartError(
+                f"The Restate container was not ready after {timeout:.0f} s ({problem}). "
+                f"Its last log lines:\n{last_lines}"
+            )
 
     def _read_urls(self) -> None:
         host = self._container.get_container_host_ip()
