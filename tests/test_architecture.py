@@ -48,7 +48,7 @@ def test_no_import_cycles_inside_tourlab():
 
     def visit(module: str, path: list[str]) -> None:
         if module in path:
-            cycles.append(" -> ".join(path[path.index(module) :] + [module]))
+            cycles.append(" -> ".join([*path[path.index(module) :], module]))
             return
         if module in done:
             return

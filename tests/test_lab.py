@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -233,14 +232,15 @@ def test_learner_app_runs_with_the_hypercorn_config_file(unique):
 
 
 def _register_when_up(client, uri: str, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+    def attempt() -> dict | None:
         try:
             return client.register(uri)
         except LabError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            return None
+
+    answer = eventually(attempt, timeout, interval=0.1)
+    assert answer is not None, f"{uri} could not be registered within {timeout:g} s"
+    return answer
 
 
 def test_kill_stops_a_retrying_invocation_for_good(lab: Lab, copy_part, unique):

@@ -233,20 +233,22 @@ class RestateClient:
             )
             for row in scheduled
         ]
-        rows = self.query(
+        sleeps = self.query(
             "SELECT j.id AS id, i.target AS target, j.index AS index, j.entry_type AS entry_type, "
             "j.entry_lite_json AS entry_lite_json FROM sys_journal j JOIN sys_invocation i ON j.id = i.id "
-            "WHERE i.status <> 'completed' AND (j.entry_type = 'Command: Sleep' OR j.entry_type LIKE 'Notification%') "
-            "ORDER BY j.id, j.index LIMIT 500"
+            "WHERE i.status <> 'completed' AND j.entry_type = 'Command: Sleep' LIMIT 100"
         )
-        by_invocation: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            by_invocation.setdefault(row["id"], []).append(row)
-        for invocation_id, journal_rows in by_invocation.items():
-            target = journal_rows[0]["target"]
-            for entry in parse_journal(journal_rows):
-                if entry.entry_type == "Command: Sleep" and not entry.completed:
-                    timers.append(Timer("sleep", target, invocation_id, parse_time(entry.wake_up_at), target))
+        if sleeps:
+            ids = ", ".join(sorted({sql_text(row["id"]) for row in sleeps}))
+            woken = self.query(
+                "SELECT id, index, entry_type, entry_lite_json FROM sys_journal "
+                f"WHERE id IN ({ids}) AND entry_type LIKE 'Notification%'"
+            )
+            for row in sleeps:
+                journal = [row, *(note for note in woken if note["id"] == row["id"])]
+                (sleep, *_) = parse_journal(journal)
+                if not sleep.completed:
+                    timers.append(Timer("sleep", row["target"], row["id"], parse_time(sleep.wake_up_at), row["target"]))
         return sorted(timers, key=lambda timer: timer.fires_at or 0)
 
     def wait_for(self, invocation_id: str, statuses: tuple[str, ...] = ("completed",), *, timeout: float) -> Invocation:

@@ -29,6 +29,8 @@ class JournalPanel(PanelBase):
         self.entries: list[JournalEntry] = []
         self.invocation: Invocation | None = None
         self._link_key: tuple[Any, ...] = ()
+        self._buttons: list[widgets.Button] = []
+        self._targets: dict[str, str | None] = {}
         self._compose(self.heading, self.table, self.links)
 
     def _render(self, current: Round) -> int:
@@ -64,24 +66,22 @@ class JournalPanel(PanelBase):
         return ACTIVE if invocation is not None and invocation.active else IDLE
 
     def _update_links(self) -> None:
-        callees = [(entry.index, entry.target, entry.callee_id) for entry in self.entries if entry.callee_id]
         caller = self.invocation.invoked_by_id if self.invocation else None
-        key = (caller, *callees)
+        links = [("caller", "arrow-up", caller)] if caller else []
+        links += [(f"#{e.index} {e.target}", "arrow-right", e.callee_id) for e in self.entries if e.callee_id]
+        key = tuple(links)
         if key == self._link_key:
             return
         self._link_key = key
-        buttons = []
-        if caller:
-            back = widgets.Button(description="caller", icon="arrow-up", tooltip=caller)
-            back.on_click(self.guarded(lambda _b, target=caller: self.view.select(target)))
-            buttons.append(back)
-        for index, target, callee in callees:
-            button = widgets.Button(
-                description=f"#{index} {target}", icon="arrow-right", tooltip=callee, layout={"width": "auto"}
-            )
-            button.on_click(self.guarded(lambda _b, target=callee: self.view.select(target)))
-            buttons.append(button)
-        self.links.children = tuple(buttons)
+        # Buttons are reused: making widgets costs more than a refresh round's reads.
+        while len(self._buttons) < len(links):
+            button = widgets.Button(layout={"width": "auto"})
+            button.on_click(self.guarded(lambda b: self.view.select(self._targets[b.model_id])))
+            self._buttons.append(button)
+        for button, (label, icon, target) in zip(self._buttons, links, strict=False):
+            button.description, button.icon, button.tooltip = label, icon, target
+            self._targets[button.model_id] = target
+        self.links.children = tuple(self._buttons[: len(links)])
 
 
 def _completed(entry: JournalEntry) -> str:

@@ -10,9 +10,6 @@ import ipywidgets as widgets
 from tourlab import Lab, Timer
 from tourlab.panels._base import IDLE, TIMERS, LabView, PanelBase, Round, clock, countdown, esc, set_if_changed, table
 
-#: Re-read the timers from Restate at most this often while only counting down (seconds).
-REQUERY_SECONDS = 2.0
-
 
 class TimersPanel(PanelBase):
     """Scheduled invocations (``send`` with a delay, e.g. the reservation expiry) and pending sleeps."""
@@ -25,15 +22,11 @@ class TimersPanel(PanelBase):
         super().__init__(lab, view, **kwargs)
         self.table = widgets.HTML("")
         self.timers: list[Timer] = []
-        self._queried_at = 0.0
         self._compose(self.table)
 
     def _render(self, current: Round) -> int:
         now = time.time()
-        due = any(timer.fires_at is not None and timer.fires_at <= now for timer in self.timers)
-        if due or now - self._queried_at >= REQUERY_SECONDS or not self.timers:
-            self.timers = current.timers()
-            self._queried_at = now
+        self.timers = current.timers()
         rows = [
             [
                 esc(timer.kind),
@@ -53,7 +46,6 @@ class TimersPanel(PanelBase):
         return TIMERS if self.timers else IDLE
 
     def refresh_from_restate(self) -> list[Timer]:
-        """Re-read the timers now (instead of at the next periodic re-read)."""
-        self._queried_at = 0.0
+        """Re-read the timers now and return them."""
         self.refresh()
         return self.timers
