@@ -11,6 +11,7 @@ lab's own subpackages (``tourlab.panels``, ``tourlab.course``) use only what is 
 
 from tourlab._client import NO_ARG, RestateClient
 from tourlab._config import LAB_HOME, LOCAL_HOSTS, PROJECT_ROOT
+from tourlab._diagnose import Stuck
 from tourlab._errors import (
     HandlerModuleError,
     InvocationError,
@@ -53,6 +54,7 @@ __all__ = [
     "ServerStartError",
     "Span",
     "SpanStore",
+    "Stuck",
     "Timer",
     "Trace",
     "TraceReceiver",

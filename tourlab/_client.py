@@ -187,7 +187,7 @@ class RestateClient:
     def journal(self, invocation_id: str) -> list[JournalEntry]:
         """The journal of an invocation, in order."""
         rows = self.query(
-            "SELECT index, entry_type, name, entry_lite_json, appended_at FROM sys_journal "
+            "SELECT index, entry_type, name, entry_lite_json, entry_json, appended_at FROM sys_journal "
             f"WHERE id = {sql_text(invocation_id)} ORDER BY index"
         )
         return parse_journal(rows)

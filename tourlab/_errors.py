@@ -6,6 +6,10 @@ from __future__ import annotations
 class LabError(RuntimeError):
     """Base class for every error the lab raises on purpose."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: the message says what happened and what to do.
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ServerNotInstalledError(LabError):
     """The restate-server binary could not be found."""

@@ -19,17 +19,21 @@ import httpx
 
 from tourlab import _config
 from tourlab._client import NO_ARG, RestateClient
-from tourlab._errors import LabError
+from tourlab._diagnose import Stuck, why_stuck
+from tourlab._errors import InvocationError, LabError
 from tourlab._logs import EndpointLog, tail
 from tourlab._model import Invocation, JournalEntry, Timer
 from tourlab._runtimes import EXPORTED_MARKER, Runtime, choose_runtime, create_runtime, restate_ui_url
 from tourlab._tracing import JaegerQuery, Trace, TraceReceiver, TraceSource
+from tourlab._wait import poll
 
 if TYPE_CHECKING:
     from tourlab._endpoint import Endpoint
 
 _current: Lab | None = None
 _current_lock = threading.Lock()
+#: How long a call may go unanswered before the lab looks for what blocks it (seconds).
+STUCK_AFTER = 1.0
 
 
 def resolve_app_dir(app_dir: str | os.PathLike[str]) -> Path:
@@ -91,6 +95,8 @@ class Lab:
         #: Everything to undo on stop(), last started first.
         self._stack = ExitStack()
         self._stack.callback(self.client.close)
+        self._calls = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="tourlab-call")
+        self._stack.callback(self._calls.shutdown, wait=False, cancel_futures=True)
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -249,8 +255,38 @@ class Lab:
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """Call a handler through Restate and return its result; ``key`` is None for services."""
-        return self.client.call(service, key, handler, arg, idempotency_key=idempotency_key, timeout=timeout)
+        """Call a handler through Restate and return its result; ``key`` is None for services.
+
+        A call that gets no answer within a second because its invocation, a callee or the
+        holder of its key keeps failing raises InvocationError naming that invocation at once.
+        """
+        answer = self._calls.submit(
+            self.client.call, service, key, handler, arg, idempotency_key=idempotency_key, timeout=timeout
+        )
+        try:
+            return answer.result(timeout=STUCK_AFTER)
+        except concurrent.futures.TimeoutError:
+            pass
+        target = f"{service}/{handler}" if key is None else f"{service}/{key}/{handler}"
+
+        def answered_or_stuck() -> bool | Stuck:
+            return answer.done() or self._stuck(target) or False
+
+        polled = poll(answered_or_stuck, timeout=timeout or self.client.timeout, interval=0.5)
+        if isinstance(polled.value, Stuck):
+            self.client.last_invocation_id = polled.value.asked.id
+            raise InvocationError(f"{target} gets no answer. {polled.value}", invocation_id=polled.value.asked.id)
+        return answer.result()
+
+    def _stuck(self, target: str) -> Stuck | None:
+        waiting = [inv for inv in self.client.invocations(target=target, limit=5) if inv.target == target]
+        unfinished = [inv for inv in waiting if inv.status != "completed"]
+        return why_stuck(self.client, unfinished[0]) if unfinished else None
+
+    def why_stuck(self, invocation_id: str | None = None) -> Stuck | None:
+        """What keeps an invocation (default: the latest one) from finishing: the one that keeps failing."""
+        invocation = self.invocation(invocation_id)
+        return why_stuck(self.client, invocation) if invocation is not None else None
 
     def send(
         self,

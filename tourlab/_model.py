@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import Any
 
 #: Statuses of an invocation that has not finished yet and may still change by itself.
@@ -57,13 +59,34 @@ class Invocation:
         return failure_summary(self.last_failure)
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b(:.*)?$")
+_FRAME = re.compile(r'^File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
+
+
 def failure_summary(text: str | None) -> str:
-    """The exception line out of Restate's failure text (which may end with a traceback)."""
+    """The handler's exception and where the handler's own code raised it, out of Restate's failure text.
+
+    Restate's text is ``[500 Internal] TypeError(...)`` followed by the Python traceback:
+    ``TypeError: 'dict' object is not an instance of 'str' (cart_object.py line 13, in add_ticket)``.
+    """
     lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
     if not lines:
         return ""
-    # "[500 Internal] ValueError('...')" first, then the traceback, whose last line is the exception.
-    return lines[-1] if any(line.startswith("Traceback") for line in lines) else lines[0]
+    unreachable = re.search(r"error when calling '([^']+)'.*(Connection refused|connection error|timed out)", lines[0])
+    if unreachable:
+        return (
+            f"Restate cannot reach the endpoint at {unreachable[1]} ({unreachable[2].lower()}): "
+            "it keeps retrying until the endpoint is back"
+        )
+    exception = next((line for line in reversed(lines) if _EXCEPTION_LINE.match(line)), None)
+    if exception is None:
+        return re.sub(r"^\[[^\]]*\] ", "", lines[0])
+    frames = [found for line in lines if (found := _FRAME.match(line))]
+    own = [frame for frame in frames if "site-packages" not in frame["path"] and "/lib/python" not in frame["path"]]
+    if own:
+        frame = own[-1]
+        return f"{exception} ({PurePath(frame['path']).name} line {frame['line']}, in {frame['function']})"
+    return exception
 
 
 @dataclass(frozen=True)
@@ -72,7 +95,8 @@ class JournalEntry:
 
     ``name`` is the name of a run step or the key of a state command; ``target`` is the
     handler a call or send goes to; ``completed`` says whether Restate has recorded the result
-    of a command that waits for one (a call, a run step, a sleep).
+    of a command that waits for one (a call, a run step, a sleep). ``payload`` holds the bytes
+    the entry carries: the input, a call's argument, a state value, a result.
     """
 
     index: int
@@ -82,17 +106,40 @@ class JournalEntry:
     completed: bool | None = None
     wake_up_at: str | None = None
     callee_id: str | None = None
+    payload: bytes | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_command(self) -> bool:
         return self.entry_type.startswith("Command")
 
+    @property
+    def value(self) -> Any:
+        """The payload as JSON data (None without one; the text where it is not JSON)."""
+        return None if self.payload is None else decode_value(self.payload.decode(errors="replace"))
+
 
 def _target_text(target: dict[str, Any]) -> str:
     (_kind, spec), *_ = target.items()
     key = spec.get("key")
     return f"{spec['name']}/{key}/{spec['handler']}" if key is not None else f"{spec['name']}/{spec['handler']}"
+
+
+#: Keys of ``entry_json`` under which an entry carries its bytes (input, argument, state value, result).
+_PAYLOAD_KEYS = frozenset({"payload", "parameter", "value", "Success", "Value"})
+
+
+def _payload(detail: dict[str, Any]) -> bytes | None:
+    """The first payload of an ``entry_json`` document, searched breadth first; None if empty."""
+    pending = [detail]
+    while pending:
+        node = pending.pop(0)
+        for key, value in node.items():
+            if key in _PAYLOAD_KEYS and isinstance(value, list):
+                return bytes(value) or None
+            if isinstance(value, dict):
+                pending.append(value)
+    return None
 
 
 def millis_to_iso(millis: int) -> str:
@@ -109,6 +156,7 @@ def parse_journal(rows: list[dict[str, Any]]) -> list[JournalEntry]:
     }
     entries = []
     for row, detail in zip(rows, details, strict=True):
+        full = json.loads(row["entry_json"]) if row.get("entry_json") else {}
         name = row.get("name") or None
         target = callee = wake_up = None
         completed: bool | None = None
@@ -134,6 +182,7 @@ def parse_journal(rows: list[dict[str, Any]]) -> list[JournalEntry]:
                 completed=completed,
                 wake_up_at=wake_up,
                 callee_id=callee,
+                payload=_payload(full),
                 raw=row,
             )
         )

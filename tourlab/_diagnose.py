@@ -1,0 +1,84 @@
+"""Why does an invocation not finish? Follow it to the invocation that keeps failing.
+
+An invocation may fail itself, wait for a callee that fails, or wait for its turn on a Virtual
+Object key that another, failing invocation holds. The answer names that invocation, its last
+failure and how to unblock it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tourlab._client import RestateClient
+from tourlab._model import Invocation
+
+#: An invocation in one of these is waiting for its turn on its key.
+_QUEUED = frozenset({"pending", "inboxed", "ready"})
+#: An invocation in one of these holds its Virtual Object key.
+_HOLDING = ("running", "backing-off", "suspended", "paused")
+_MAX_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """`asked` cannot finish because `culprit` keeps failing."""
+
+    asked: Invocation
+    culprit: Invocation
+    #: How `asked` depends on `culprit`: "itself", "calls" or "waits for the key".
+    relation: str
+
+    def __str__(self) -> str:
+        culprit = self.culprit
+        who = f"{culprit.target} ({culprit.id})"
+        if self.relation == "itself":
+            head = f"{who} keeps failing"
+        elif self.relation == "calls":
+            head = f"{self.asked.target} is waiting for a call to {who}, which keeps failing"
+        else:
+            key = self.asked.target.rsplit("/", 1)[0]
+            head = f"{self.asked.target} is waiting for its turn on {key}, held up by {who}, which keeps failing"
+        paused = " It is paused: after the fix, lab.resume() it." if culprit.status == "paused" else ""
+        return (
+            f"{head}: {culprit.failure or 'no failure text'} (retry count {culprit.retry_count}).{paused}\n"
+            "To unblock: fix the handler and lab.reload() (the next retry runs the new code), "
+            f"or end it with lab.cancel({culprit.id!r}) (compensating code runs) or lab.kill({culprit.id!r})."
+        )
+
+
+def why_stuck(client: RestateClient, invocation: Invocation) -> Stuck | None:
+    """The failing invocation that keeps `invocation` from finishing, or None if nothing fails."""
+    return _follow(client, invocation, invocation, 0)
+
+
+def _follow(client: RestateClient, asked: Invocation, current: Invocation, depth: int) -> Stuck | None:
+    if current.status in ("backing-off", "paused") or (current.status == "running" and current.last_failure):
+        return Stuck(asked, current, "itself" if current.id == asked.id else "calls")
+    if depth >= _MAX_DEPTH:
+        return None
+    if current.status in _QUEUED:
+        holder = _key_holder(client, current)
+        found = _follow(client, holder, holder, depth + 1) if holder is not None else None
+        return Stuck(asked, found.culprit, "waits for the key") if found is not None else None
+    if current.status in ("running", "suspended"):
+        for entry in client.journal(current.id):
+            if entry.callee_id and entry.entry_type == "Command: Call" and not entry.completed:
+                callee = client.invocation(entry.callee_id)
+                found = _follow(client, asked, callee, depth + 1) if callee is not None else None
+                if found is not None:
+                    return found
+    return None
+
+
+def _key_holder(client: RestateClient, queued: Invocation) -> Invocation | None:
+    """The invocation holding the Virtual Object key `queued` waits for (None for services)."""
+    parts = queued.target.split("/")
+    if len(parts) != 3:  # Service/handler: no key to wait for
+        return None
+    service, key, _handler = parts
+    holders = [
+        inv
+        for inv in client.invocations(target=f"{service}/{key}/", limit=50)
+        if inv.id != queued.id and inv.status in _HOLDING and inv.target.split("/")[1] == key
+    ]
+    return min(holders, key=lambda inv: inv.created_at or "", default=None)
