@@ -1,0 +1,67 @@
+"""The ./course entry script: JupyterLab options pass through, learners get their own notebook copies."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tourlab import PROJECT_ROOT
+
+#: What the script needs next to it; the installed environments are linked, not rebuilt.
+NEEDED = ["course", "requirements.txt", "package.json", "package-lock.json", "notebooks", "binder"]
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A scratch copy of the repository's entry points, sharing this checkout's .venv and node_modules."""
+    for name in NEEDED:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        else:
+            shutil.copy2(source, tmp_path / name)
+    for linked in (".venv", "node_modules"):
+        (tmp_path / linked).symlink_to(PROJECT_ROOT / linked)
+    return tmp_path
+
+
+def run(checkout: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["./course", *args], cwd=checkout, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_jupyterlab_options_pass_through_without_the_word_lab(checkout: Path):
+    done = run(checkout, "--version")  # `jupyter lab --version` prints and exits
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1][0].isdigit(), done.stdout
+    assert "usage" not in done.stderr
+
+
+def test_learners_work_on_their_own_copies_which_are_never_replaced(checkout: Path):
+    assert run(checkout, "lab", "--version").returncode == 0
+    copies = sorted(path.name for path in (checkout / "my-notebooks").glob("*.ipynb"))
+    assert copies == sorted(path.name for path in (checkout / "notebooks").glob("*.ipynb"))
+
+    mine = checkout / "my-notebooks" / "00_getting_started.ipynb"
+    edited = json.loads(mine.read_text())
+    edited["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": ["my notes"]})
+    mine.write_text(json.dumps(edited))
+    (checkout / "my-notebooks" / "01_invoking_handlers.ipynb").unlink()
+
+    assert run(checkout, "--version").returncode == 0
+    assert "my notes" in mine.read_text()  # kept
+    assert (checkout / "my-notebooks" / "01_invoking_handlers.ipynb").is_file()  # a missing copy comes back
+
+
+def test_unknown_commands_get_the_usage_line(checkout: Path):
+    done = run(checkout, "bogus")
+    assert done.returncode == 2
+    assert "usage: ./course" in done.stderr
+
+
+def test_the_course_ignores_learner_files():
+    ignored = (PROJECT_ROOT / ".gitignore").read_text().splitlines()
+    assert {"my-notebooks/", "workspace/", ".tourlab/"} <= set(ignored)
