@@ -28,6 +28,11 @@ def notify_user_of_payment_failure(user_id: str) -> bool:
     return _send(user_id, "payment failed")
 
 
+def send_tickets(user_id: str, tickets: list[str]) -> bool:
+    """Send the user their tickets."""
+    return _send(user_id, f"your tickets: {', '.join(tickets)}")
+
+
 def fail_next(count: int) -> None:
     """Make the next `count` e-mails fail, to simulate an outage after the payment."""
     global _failures_left

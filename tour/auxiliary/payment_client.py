@@ -1,8 +1,12 @@
-"""A pretend payment provider that records every charge attempt.
+"""A pretend payment provider that records every charge attempt and every refund.
 
 `call` always succeeds. `flaky_call` fails the first attempts for each idempotency key, which
 is what a real provider with a shaky network looks like; use it to watch Restate retry a
 `ctx.run` step with the same idempotency key every time.
+
+The saga chapter uses `charge` and `refund`: `charge` answers `CardDeclinedError` for users you
+`decline`, and `fail_next_charges` / `fail_next_refunds` make the provider unreachable for a
+while. `refund` is idempotent per key and a no-op when nothing was charged with that key.
 """
 
 import threading
@@ -11,6 +15,13 @@ from dataclasses import dataclass
 _lock = threading.Lock()
 _failures_per_key = 2
 _failed_so_far: dict[str, int] = {}
+_declined_users: set[str] = set()
+_charge_outage = 0
+_refund_outage = 0
+
+
+class CardDeclinedError(Exception):
+    """The provider refused the charge: retrying will not change its mind."""
 
 
 @dataclass(frozen=True)
@@ -20,9 +31,18 @@ class Charge:
     idempotency_key: str
     amount: int
     succeeded: bool
+    user_id: str | None = None
 
 
-ledger: list[Charge] = []
+@dataclass(frozen=True)
+class Refund:
+    """Money given back for the charge made with `idempotency_key`."""
+
+    idempotency_key: str
+    amount: int
+
+
+ledger: list[Charge | Refund] = []
 
 
 async def call(idempotency_key: str, amount: int) -> bool:
@@ -49,6 +69,40 @@ async def flaky_call(idempotency_key: str, amount: int) -> bool:
     return await call(idempotency_key, amount)
 
 
+async def charge(idempotency_key: str, user_id: str, amount: int) -> bool:
+    """Charge `user_id` once per idempotency key; raises CardDeclinedError or ConnectionError."""
+    global _charge_outage
+    with _lock:
+        if _charge_outage > 0:
+            _charge_outage -= 1
+            ledger.append(Charge(idempotency_key, amount, succeeded=False, user_id=user_id))
+            raise ConnectionError("payment provider unreachable")
+        if user_id in _declined_users:
+            ledger.append(Charge(idempotency_key, amount, succeeded=False, user_id=user_id))
+            raise CardDeclinedError(f"card of {user_id} declined")
+        if not any(isinstance(e, Charge) and e.succeeded and e.idempotency_key == idempotency_key for e in ledger):
+            ledger.append(Charge(idempotency_key, amount, succeeded=True, user_id=user_id))
+    print(f"Charged {user_id} {amount} with idempotency key {idempotency_key}")
+    return True
+
+
+async def refund(idempotency_key: str) -> bool:
+    """Refund the charge made with `idempotency_key`; False if there is nothing (left) to refund."""
+    global _refund_outage
+    with _lock:
+        if _refund_outage > 0:
+            _refund_outage -= 1
+            raise ConnectionError("payment provider unreachable")
+        if any(isinstance(e, Refund) and e.idempotency_key == idempotency_key for e in ledger):
+            return False
+        charged = [e for e in ledger if isinstance(e, Charge) and e.succeeded and e.idempotency_key == idempotency_key]
+        if not charged:
+            return False
+        ledger.append(Refund(idempotency_key, charged[0].amount))
+    print(f"Refunded {charged[0].amount} for idempotency key {idempotency_key}")
+    return True
+
+
 def set_failures_per_key(count: int) -> None:
     """Make `flaky_call` fail this many times for each new idempotency key."""
     global _failures_per_key
@@ -56,14 +110,44 @@ def set_failures_per_key(count: int) -> None:
         _failures_per_key = count
 
 
-def charges(idempotency_key: str | None = None) -> list[Charge]:
-    """The recorded attempts, optionally only those made with one idempotency key."""
+def decline(user_id: str) -> None:
+    """Make every `charge` of this user fail with CardDeclinedError."""
     with _lock:
-        return [c for c in ledger if idempotency_key in (None, c.idempotency_key)]
+        _declined_users.add(user_id)
+
+
+def fail_next_charges(count: int) -> None:
+    """Make the next `count` calls to `charge` fail with ConnectionError (an outage; each is recorded)."""
+    global _charge_outage
+    with _lock:
+        _charge_outage = count
+
+
+def fail_next_refunds(count: int) -> None:
+    """Make the next `count` calls to `refund` fail with ConnectionError (an outage)."""
+    global _refund_outage
+    with _lock:
+        _refund_outage = count
+
+
+def charges(idempotency_key: str | None = None) -> list[Charge]:
+    """The recorded charge attempts, optionally only those made with one idempotency key."""
+    with _lock:
+        return [e for e in ledger if isinstance(e, Charge) and idempotency_key in (None, e.idempotency_key)]
+
+
+def refunds() -> list[Refund]:
+    """The recorded refunds."""
+    with _lock:
+        return [e for e in ledger if isinstance(e, Refund)]
 
 
 def reset() -> None:
-    """Forget all recorded charges and failure counts."""
+    """Forget all recorded charges and refunds, failure counts, outages and declined users."""
+    global _charge_outage, _refund_outage
     with _lock:
         ledger.clear()
         _failed_so_far.clear()
+        _declined_users.clear()
+        _charge_outage = 0
+        _refund_outage = 0

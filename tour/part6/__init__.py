@@ -1,0 +1,1 @@
+"""Checkpoint 6 (sagas): a booking that undoes its completed steps when a later one fails for good."""

@@ -1,0 +1,33 @@
+from typing import TypedDict
+
+import restate
+from restate import Context, RunOptions
+
+from tour.auxiliary import email_client, payment_client
+from tour.auxiliary.settings import TICKET_PRICE
+
+checkout_service = restate.Service("CheckoutService")
+
+
+class Order(TypedDict):
+    user_id: str
+    tickets: list[str]
+
+
+@checkout_service.handler()
+async def handle(ctx: Context, order: Order) -> bool:
+    total_price = len(order["tickets"]) * TICKET_PRICE
+
+    # ctx.uuid() is deterministic: every retry of this invocation sees the same key.
+    idempotency_key = str(ctx.uuid())
+
+    paid = await ctx.run_typed("payment", payment_client.call, RunOptions(type_hint=bool), idempotency_key, total_price)
+    if paid:
+        await ctx.run_typed(
+            "email", email_client.notify_user_of_payment_success, RunOptions(type_hint=bool), order["user_id"]
+        )
+    else:
+        await ctx.run_typed(
+            "email", email_client.notify_user_of_payment_failure, RunOptions(type_hint=bool), order["user_id"]
+        )
+    return paid
