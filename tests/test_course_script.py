@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -17,15 +18,25 @@ NEEDED = ["course", "requirements.txt", "package.json", "package-lock.json", "no
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A scratch copy of the repository's entry points, sharing this checkout's .venv and node_modules."""
+    """A scratch copy of the repository's entry points that uses this checkout's installed packages.
+
+    Its .venv links to the real one's interpreter and packages, with the install stamp already
+    in place: the script must find nothing to install, and so never touches the real .venv.
+    """
     for name in NEEDED:
         source = PROJECT_ROOT / name
         if source.is_dir():
             shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         else:
             shutil.copy2(source, tmp_path / name)
-    for linked in (".venv", "node_modules"):
-        (tmp_path / linked).symlink_to(PROJECT_ROOT / linked)
+    (tmp_path / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
+    venv = tmp_path / ".venv"
+    venv.mkdir()
+    shutil.copy2(PROJECT_ROOT / ".venv" / "pyvenv.cfg", venv / "pyvenv.cfg")
+    for linked in ("bin", "lib"):
+        (venv / linked).symlink_to(PROJECT_ROOT / ".venv" / linked)
+    stamp = hashlib.sha256((PROJECT_ROOT / "requirements.txt").read_bytes() * 2).hexdigest()
+    (venv / ".tourlab-requirements.txt").write_text(stamp + "\n")
     return tmp_path
 
 
@@ -60,6 +71,12 @@ def test_unknown_commands_get_the_usage_line(checkout: Path):
     done = run(checkout, "bogus")
     assert done.returncode == 2
     assert "usage: ./course" in done.stderr
+
+
+def test_the_scratch_checkout_installs_nothing(checkout: Path):
+    done = run(checkout, "--version")
+    assert done.returncode == 0
+    assert "Installing" not in done.stdout + done.stderr
 
 
 def test_the_course_ignores_learner_files():

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 from support import eventually, invocation_of
 
-from tourlab import InvocationError, Lab, LabError
+from tourlab import InvocationError, InvocationTimeoutError, Lab, LabError
 from tourlab._config import PROJECT_ROOT, cli_binary
 
 
@@ -107,22 +109,70 @@ def test_non_json_argument_is_rejected_before_sending(lab: Lab):
         lab.call("CartObject", "Mary", "addTicket", object())
 
 
-def test_a_call_that_never_answers_times_out_with_advice(lab: Lab, copy_part, unique):
+def _failing_reserve(copy_part, error: str) -> Path:
     app = copy_part("part1")
     module = app / "ticket_object.py"
     module.write_text(
         module.read_text().replace(
             "async def reserve(ctx: ObjectContext) -> bool:\n",
-            'async def reserve(ctx: ObjectContext) -> bool:\n    raise RuntimeError("always failing")\n',
+            f"async def reserve(ctx: ObjectContext) -> bool:\n    raise {error}\n",
         )
     )
-    lab.load(app)
-    cart = unique("Mary")
-    with pytest.raises(InvocationError, match="probably retrying"):
-        lab.call("CartObject", cart, "addTicket", "seat2B", timeout=1.5)
-    for invocation in lab.invocations(limit=50):
-        if invocation.status != "completed" and invocation.target.startswith(("CartObject/" + cart, "TicketObject")):
-            lab.kill(invocation.id)
+    return app
+
+
+def _kill_what_blocks(lab: Lab, invocation_id: str | None) -> None:
+    stuck = lab.why_stuck(invocation_id)
+    assert stuck is not None
+    lab.kill(stuck.culprit.id)
+    with contextlib.suppress(LabError):  # killing the callee may already have ended the caller
+        lab.kill(stuck.asked.id)
+
+
+def test_a_call_blocked_by_a_failing_callee_says_which_at_once(lab: Lab, copy_part, unique):
+    lab.load(_failing_reserve(copy_part, 'RuntimeError("always failing")'))
+    cart, seat = unique("Mary"), unique("seat")
+
+    with pytest.raises(InvocationError) as raised:
+        lab.call("CartObject", cart, "addTicket", seat, timeout=60)
+
+    message = str(raised.value)
+    assert f"CartObject/{cart}/addTicket is waiting for a call to TicketObject/{seat}/reserve" in message
+    assert "RuntimeError: always failing (ticket_object.py line" in message
+    assert "lab.kill('inv_" in message
+    assert not isinstance(raised.value, InvocationTimeoutError)  # it did not wait for the 60 s
+    # A second call on the same cart waits for its turn behind the first: the message says so.
+    with pytest.raises(InvocationError, match=f"waiting for its turn on CartObject/{cart}"):
+        lab.call("CartObject", cart, "addTicket", unique("seat"), timeout=60)
+    _kill_what_blocks(lab, raised.value.invocation_id)
+    assert lab.wait_for(raised.value.invocation_id, timeout=15).completion_result == "failure"
+
+
+def test_a_call_retrying_a_passing_failure_waits_then_says_why(lab: Lab, copy_part, unique):
+    lab.load(_failing_reserve(copy_part, 'ConnectionError("seat map unreachable")'))
+    cart, seat = unique("Mary"), unique("seat")
+
+    with pytest.raises(InvocationTimeoutError) as raised:
+        lab.call("CartObject", cart, "addTicket", seat, timeout=2.5)
+
+    message = str(raised.value)
+    assert "gave no answer within 2.5 s" in message
+    assert "ConnectionError: seat map unreachable" in message
+    _kill_what_blocks(lab, raised.value.invocation_id)
+
+
+def test_the_endpoint_restarts_cleanly_under_an_invocation_in_flight(lab: Lab, unique):
+    lab.load("tour/part5")
+    order = unique("order")
+    waiting = lab.send("CheckoutWorkflow", order, "run", {"user_id": unique("Ann"), "tickets": [unique("seat")]})
+    lab.wait_for(waiting, "running", "suspended", timeout=10)  # it waits for the payment promise
+
+    lab.stop_endpoint()
+    lab.start_endpoint()
+
+    # New invocations get through at once: no dead connection is left for Restate to reuse.
+    assert lab.call("CartObject", unique("Mary"), "addTicket", unique("seat"), timeout=5) is True
+    lab.kill(waiting)
 
 
 def test_endpoint_port_in_use_is_a_clear_error(lab: Lab):

@@ -97,7 +97,7 @@ class RestateClient:
         try:
             response = self.http.post(url, **self._body(arg, idempotency_key), timeout=wait)
         except httpx.TimeoutException:
-            raise InvocationError(
+            raise InvocationTimeoutError(
                 f"{service}/{handler} gave no answer within {wait:g} s. Restate is probably retrying a "
                 "failing handler: look at lab.invocations() and the endpoint log (lab.logs())."
             ) from None

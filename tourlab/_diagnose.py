@@ -7,6 +7,7 @@ failure and how to unblock it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tourlab._client import RestateClient
@@ -17,6 +18,8 @@ _QUEUED = frozenset({"pending", "inboxed", "ready"})
 #: An invocation in one of these holds its Virtual Object key.
 _HOLDING = ("running", "backing-off", "suspended", "paused")
 _MAX_DEPTH = 8
+#: Failures that often go away by themselves (a network or a provider having a bad moment).
+_TRANSIENT = re.compile(r"ConnectionError|TimeoutError|Timeout|cannot reach|unreachable|temporar", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class Stuck:
     culprit: Invocation
     #: How `asked` depends on `culprit`: "itself", "calls" or "waits for the key".
     relation: str
+
+    @property
+    def transient(self) -> bool:
+        """Whether the failure may go away on a later retry (unlike a bug in the code, or a pause)."""
+        return self.culprit.status != "paused" and bool(_TRANSIENT.search(self.culprit.failure))
 
     def __str__(self) -> str:
         culprit = self.culprit

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import errno
 import logging
+import socket
 import threading
 from typing import Any
 
+import psutil
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
@@ -41,6 +44,23 @@ class SwappableApp:
             await send({"type": "http.response.body", "body": b"No handler module is loaded yet."})
             return
         await app(scope, receive, send)
+
+
+def _hang_up(port: int) -> None:
+    """Shut down connections to `port` that outlived the server.
+
+    Hypercorn cancels a connection with a stream still open (an invocation waiting on a promise,
+    say) without closing its socket. Restate would keep sending new invocations down that dead
+    connection, so the other side gets a FIN here; the socket objects close themselves later.
+    """
+    for connection in psutil.Process().net_connections(kind="tcp"):
+        if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_ESTABLISHED:
+            with contextlib.suppress(OSError):
+                duplicate = socket.fromfd(
+                    connection.fd, socket.AF_INET if "." in connection.laddr.ip else socket.AF_INET6, socket.SOCK_STREAM
+                )
+                with duplicate:
+                    duplicate.shutdown(socket.SHUT_RDWR)
 
 
 async def _accept_lifespan(receive: Any, send: Any) -> None:
@@ -114,6 +134,7 @@ class Endpoint:
         assert self._thread is not None
         self._thread.join(5)
         self._thread = None
+        _hang_up(self.port)
 
     def _run(self, config: Config, ready: threading.Event) -> None:
         try:

@@ -20,7 +20,7 @@ import httpx
 from tourlab import _config
 from tourlab._client import NO_ARG, RestateClient
 from tourlab._diagnose import Stuck, why_stuck
-from tourlab._errors import InvocationError, LabError
+from tourlab._errors import InvocationError, InvocationTimeoutError, LabError
 from tourlab._logs import EndpointLog, tail
 from tourlab._model import Invocation, JournalEntry, Timer
 from tourlab._runtimes import EXPORTED_MARKER, Runtime, choose_runtime, create_runtime, restate_ui_url
@@ -257,11 +257,13 @@ class Lab:
     ) -> Any:
         """Call a handler through Restate and return its result; ``key`` is None for services.
 
-        A call that gets no answer within a second because its invocation, a callee or the
-        holder of its key keeps failing raises InvocationError naming that invocation at once.
+        When the call gets no answer within a second because its invocation, a callee or the
+        holder of its key keeps failing with what looks like a bug (not a passing network error),
+        InvocationError names that invocation and how to unblock it, at once.
         """
+        wait = timeout if timeout is not None else self.client.timeout
         answer = self._calls.submit(
-            self.client.call, service, key, handler, arg, idempotency_key=idempotency_key, timeout=timeout
+            self.client.call, service, key, handler, arg, idempotency_key=idempotency_key, timeout=wait
         )
         try:
             return answer.result(timeout=STUCK_AFTER)
@@ -270,13 +272,21 @@ class Lab:
         target = f"{service}/{handler}" if key is None else f"{service}/{key}/{handler}"
 
         def answered_or_stuck() -> bool | Stuck:
-            return answer.done() or self._stuck(target) or False
+            stuck = None if answer.done() else self._stuck(target)
+            return answer.done() or (stuck is not None and not stuck.transient and stuck)
 
-        polled = poll(answered_or_stuck, timeout=timeout or self.client.timeout, interval=0.5)
+        polled = poll(answered_or_stuck, timeout=wait, interval=0.5)
         if isinstance(polled.value, Stuck):
             self.client.last_invocation_id = polled.value.asked.id
             raise InvocationError(f"{target} gets no answer. {polled.value}", invocation_id=polled.value.asked.id)
-        return answer.result()
+        try:
+            return answer.result()
+        except InvocationTimeoutError as late:
+            stuck = self._stuck(target)
+            if stuck is None:
+                raise
+            self.client.last_invocation_id = stuck.asked.id
+            raise InvocationTimeoutError(f"{late} {stuck}", invocation_id=stuck.asked.id) from None
 
     def _stuck(self, target: str) -> Stuck | None:
         waiting = [inv for inv in self.client.invocations(target=target, limit=5) if inv.target == target]
