@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import restate
@@ -20,6 +20,16 @@ pytestmark = pytest.mark.anyio
 def new(name: str) -> str:
     """A fresh key: tests share one Restate, so they never reuse a cart or a seat."""
     return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+async def eventually(read: Callable[[], Awaitable[str]], expected: str, timeout: float = 10.0) -> bool:
+    """Poll `read` until it returns `expected` (one-way sends run after the call returns)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await read() != expected:
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 @pytest.fixture
@@ -53,7 +63,7 @@ async def test_checkout_charges_40_per_seat_and_sells_them(client: RestateClient
     assert payments.amounts_charged(mary) == [80]
     assert await client.object_call(cart_tickets, key=mary, arg=None) == []
     for seat in seats:  # markAsSold is a one-way send: poll until it ran
-        assert await eventually(lambda seat=seat: client.object_call(status, key=seat, arg=None), "SOLD")
+        assert await eventually(lambda seat=seat: client.object_call(status, key=seat, arg=None), "SOLD"), seat
 
 
 async def test_a_declined_card_keeps_the_cart_and_the_reservations(client: RestateClient):
@@ -90,13 +100,3 @@ async def test_an_idempotency_key_returns_the_first_result(client: RestateClient
     assert await client.object_call(add_ticket, key=mary, arg=seat, idempotency_key=key) is True
     assert await client.object_call(add_ticket, key=mary, arg=seat, idempotency_key=key) is True
     assert await client.object_call(add_ticket, key=mary, arg=seat) is False
-
-
-async def eventually(read, expected, timeout: float = 10.0) -> bool:
-    """Poll the coroutine function `read` until it returns `expected`."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while (value := await read()) != expected:
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return value == expected
