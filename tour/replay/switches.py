@@ -1,7 +1,8 @@
 """Knobs a notebook or test turns, and the record of what every attempt saw.
 
 The endpoint runs in the same process as the notebook, so these module-level switches
-reach the handlers directly.
+reach the handlers directly. `lab.load("tour/replay")` re-imports this whole package: import
+`switches` after loading (and again after a reload), or you hold a copy the handlers no longer read.
 """
 
 import random
