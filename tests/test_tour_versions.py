@@ -1,0 +1,241 @@
+"""Versioning with live deployments (tour/versions): v1 and v2 on two endpoints of one real Restate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from support import eventually
+
+from tourlab import EmbeddedServer, RestateClient
+from tourlab._config import PROJECT_ROOT, cli_binary
+from tourlab._endpoint import Endpoint
+from tourlab._loader import load_app
+
+ROWS_DIR = Path(__file__).parent / "fixtures" / "restate_rows_replay"
+ORDER = {"user_id": "Mary", "tickets": ["seat1", "seat2"]}
+V1_RECEIPT = {"version": "v1", "total": 80}
+V2_RECEIPT = {"version": "v2", "total": 72}
+
+
+class Admin:
+    """The admin API and CLI of one Restate, plus endpoints serving v1 or v2."""
+
+    def __init__(self, server: EmbeddedServer) -> None:
+        self.server = server
+        self.client = RestateClient(server.admin_url, server.ingress_url, timeout=20)
+        self.http = self.client.http
+        self.endpoints: list[Endpoint] = []
+
+    def endpoint(self, version: str) -> Endpoint:
+        endpoint = Endpoint()
+        endpoint.start()
+        endpoint.app.current = load_app(PROJECT_ROOT / "tour" / "versions" / version).app
+        self.endpoints.append(endpoint)
+        return endpoint
+
+    def register(self, endpoint: Endpoint, *, force: bool | None = None) -> httpx.Response:
+        body: dict[str, Any] = {"uri": f"http://127.0.0.1:{endpoint.port}"}
+        if force is not None:
+            body["force"] = force
+        return self.http.post(f"{self.server.admin_url}/deployments", json=body)
+
+    def send_checkout(self) -> str:
+        return self.client.send("OrderService", None, "checkout", ORDER)
+
+    def row(self, invocation_id: str) -> dict[str, Any]:
+        return self.client.query(f"SELECT * FROM sys_invocation WHERE id = '{invocation_id}'")[0]
+
+    def wait_until(self, invocation_id: str, **expected: Any) -> dict[str, Any]:
+        def matches() -> dict[str, Any] | None:
+            row = self.row(invocation_id)
+            return row if all(row.get(k) == v for k, v in expected.items()) else None
+
+        row = eventually(matches, timeout=30)
+        assert row, f"{invocation_id} never had {expected}: {self.row(invocation_id)}"
+        return row
+
+    def output(self, invocation_id: str) -> Any:
+        response = self.http.get(f"{self.server.ingress_url}/restate/invocation/{invocation_id}/output")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cli = cli_binary()
+        assert cli is not None
+        env = {**os.environ, "RESTATE_ADMIN_URL": self.server.admin_url, "NO_COLOR": "1", "TERM": "dumb"}
+        return subprocess.run([str(cli), *args], env=env, capture_output=True, text=True, timeout=30, check=False)
+
+    def record_rows(self, name: str, case: str, invocation_id: str) -> None:
+        """With TOURLAB_RECORD_ROWS=1, store the raw rows of an invocation as a test fixture."""
+        if os.environ.get("TOURLAB_RECORD_ROWS") != "1":
+            return
+        rows = {
+            "case": case,
+            "restate_server": "1.7.12",
+            "restate_sdk_python": "1.3.0",
+            "sys_invocation": self.client.query(f"SELECT * FROM sys_invocation WHERE id = '{invocation_id}'"),
+            "sys_journal": self.client.query(f"SELECT * FROM sys_journal WHERE id = '{invocation_id}' ORDER BY index"),
+            "sys_deployment": self.client.query("SELECT * FROM sys_deployment ORDER BY created_at"),
+            "sys_service": self.client.query("SELECT * FROM sys_service WHERE name = 'OrderService'"),
+        }
+        ROWS_DIR.mkdir(parents=True, exist_ok=True)
+        (ROWS_DIR / f"{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+    def stop_endpoints(self) -> None:
+        for endpoint in self.endpoints:
+            endpoint.stop()
+        self.endpoints.clear()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedServer]:
+    running = EmbeddedServer()
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def admin(server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
+    # The endpoints run in this process and read the sleep at call time.
+    monkeypatch.setenv("TOUR_SETTLE_SECONDS", "4")
+    running = Admin(server)
+    yield running
+    running.stop_endpoints()
+    running.client.close()
+
+
+def test_v2_takes_new_invocations_while_a_sleeping_v1_checkout_finishes_on_v1(admin: Admin):
+    v1_endpoint, v2_endpoint = admin.endpoint("v1"), admin.endpoint("v2")
+    registered = admin.register(v1_endpoint)
+    assert registered.status_code == 201
+    v1 = registered.json()["id"]
+
+    old = admin.send_checkout()
+    asleep = admin.wait_until(old, status="suspended")
+    assert asleep["pinned_deployment_id"] == v1
+    admin.record_rows(
+        "suspended",
+        "OrderService/checkout (tour/versions/v1) suspended in ctx.sleep: inactivity_timeout=1s on the service",
+        old,
+    )
+
+    registered = admin.register(v2_endpoint)  # a new URI: no force needed
+    assert registered.status_code == 201
+    v2 = registered.json()["id"]
+    service = admin.http.get(f"{admin.server.admin_url}/services/OrderService").json()
+    assert (service["deployment_id"], service["revision"]) == (v2, 2)
+    still = admin.row(old)
+    assert (still["status"], still["pinned_deployment_id"]) == ("suspended", v1)
+    admin.record_rows(
+        "pinned_old_deployment",
+        "OrderService/checkout started on v1 and sleeps; v2 was registered at a second endpoint since: the "
+        "invocation stays pinned to v1 (sys_service.deployment_id is v2)",
+        old,
+    )
+
+    new = admin.send_checkout()
+    assert admin.wait_until(new, status="suspended")["pinned_deployment_id"] == v2
+
+    listed = admin.cli("deployments", "list", "--extra")
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[4]: line.split() for line in listed.stdout.splitlines()[1:] if line.strip()}
+    assert rows[v1][2:4] == ["Draining", "1"]
+    assert rows[v2][2:4] == ["Active", "1"]
+
+    # The admin API only deletes with force; the CLI refuses to remove a deployment still draining.
+    assert admin.http.delete(f"{admin.server.admin_url}/deployments/{v1}").status_code == 501
+    refused = admin.cli("deployments", "remove", "--yes", v1)
+    assert refused.returncode != 0
+    assert "Deployment is still Draining. There are 1 invocations that will break" in refused.stderr
+
+    admin.wait_until(old, status="completed")
+    admin.wait_until(new, status="completed")
+    assert admin.output(old) == V1_RECEIPT
+    assert admin.output(new) == V2_RECEIPT
+    assert admin.row(old)["pinned_deployment_id"] == v1
+
+    described = admin.cli("deployments", "describe", v1)
+    assert described.returncode == 0, described.stderr
+    assert f"Revision: 1 [Latest 2 is in deployment ID {v2}]" in described.stdout
+    removed = admin.cli("deployments", "remove", "--yes", v1)
+    assert removed.returncode == 0, removed.stderr
+    assert "The deployment is fully drained and is safe to remove" in removed.stdout
+    assert f"Deployment {v1} removed successfully" in removed.stdout
+    remaining = admin.http.get(f"{admin.server.admin_url}/deployments").json()["deployments"]
+    assert v1 not in {d["id"] for d in remaining}
+    assert v2 in {d["id"] for d in remaining}
+
+
+def test_force_removing_a_pinned_deployment_strands_its_invocation_until_it_is_re_pinned(admin: Admin):
+    v1_endpoint = admin.endpoint("v1")
+    v1 = admin.register(v1_endpoint).json()["id"]
+    old = admin.send_checkout()
+    admin.wait_until(old, status="suspended")
+
+    assert admin.http.delete(f"{admin.server.admin_url}/deployments/{v1}?force=true").status_code == 202
+    stranded = admin.wait_until(old, last_failure_error_code="RT0011")
+    assert stranded["status"] in ("backing-off", "running")
+    assert stranded["last_failure"] == (
+        "[500 Internal] the invocation has a deployment id associated, but it was not found in the registry. "
+        "This might indicate that a deployment was forcefully removed from the registry, but there are still "
+        "in-flight invocations pinned to it"
+    )
+
+    # Rescue: serve the same code again, then move the invocation there (only while paused or suspended).
+    again = admin.register(admin.endpoint("v1")).json()["id"]
+    resume = f"{admin.server.admin_url}/invocations/{old}/resume"
+    refused = admin.http.patch(resume, params={"deployment": again})
+    assert refused.status_code == 409
+    assert "deployment id cannot be changed" in refused.json()["message"]
+    assert admin.http.patch(f"{admin.server.admin_url}/invocations/{old}/pause").status_code == 202
+    admin.wait_until(old, status="paused")
+    assert admin.http.patch(resume, params={"deployment": again}).status_code == 200
+
+    done = admin.wait_until(old, status="completed")
+    assert done["pinned_deployment_id"] == again
+    assert admin.output(old) == V1_RECEIPT
+
+
+def test_hot_reload_under_a_sleeping_invocation_is_a_journal_mismatch_until_reverted(admin: Admin):
+    endpoint = admin.endpoint("v1")
+    deployment = admin.register(endpoint, force=True).json()["id"]
+    old = admin.send_checkout()
+    admin.wait_until(old, status="suspended")
+
+    # The course's reload: same URI, new code, force. The deployment id stays; the code under it changed.
+    endpoint.app.current = load_app(PROJECT_ROOT / "tour" / "versions" / "v2").app
+    reloaded = admin.register(endpoint, force=True)
+    assert reloaded.status_code == 200
+    assert reloaded.json()["id"] == deployment
+    # Without force it is accepted as well: the services' schema did not change.
+    assert admin.register(endpoint).status_code == 200
+
+    broken = admin.wait_until(old, last_failure_error_code="RT0016")
+    assert broken["last_failure"].endswith(
+        " - The previous execution ran and recorded the following: 'sleep' (index '2')\n"
+        " - The current execution attempts to perform the following: 'run'"
+    )
+    assert (broken["last_failure_related_command_type"], broken["last_failure_related_command_name"]) == (
+        "Run",
+        "discount",
+    )
+    assert broken["pinned_deployment_id"] == deployment
+    admin.record_rows(
+        "hot_reload_mismatch",
+        "OrderService/checkout suspended in ctx.sleep on v1; the same URI was re-registered (force) serving v2, "
+        "which inserts a 'discount' run step before the sleep: RT0016 at wake-up",
+        old,
+    )
+
+    endpoint.app.current = load_app(PROJECT_ROOT / "tour" / "versions" / "v1").app
+    admin.client.resume(old)
+    admin.wait_until(old, status="completed")
+    assert admin.output(old) == V1_RECEIPT

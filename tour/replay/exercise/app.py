@@ -1,0 +1,5 @@
+import restate
+
+from tour.replay.exercise.checkout import checkout
+
+app = restate.app(services=[checkout])

@@ -1,0 +1,5 @@
+import restate
+
+from tour.replay.solution.checkout import checkout
+
+app = restate.app(services=[checkout])

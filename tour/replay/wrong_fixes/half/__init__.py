@@ -1,0 +1,1 @@
+"""Wrong: only the discount draw is journaled; the payment key still changes on every replay."""

@@ -1,0 +1,1 @@
+"""Wrong: a key derived from the user is stable across replays, but a user's second order reuses it."""

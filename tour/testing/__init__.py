@@ -1,0 +1,1 @@
+"""Testing your handlers: a copyable pytest fixture, a reference shop, example tests and planted bugs."""

@@ -1,0 +1,1 @@
+"""Planted bug: checkout sells the seats and empties the cart even when the payment is declined."""

@@ -1,0 +1,7 @@
+import restate
+
+from tour.testing.buggy_sold_on_decline.cart_object import cart
+from tour.testing.shop.checkout_service import checkout_service
+from tour.testing.shop.ticket_object import ticket
+
+app = restate.app(services=[cart, checkout_service, ticket])

@@ -1,0 +1,1 @@
+"""Version 1: price the order, wait for the bank to settle, done."""
