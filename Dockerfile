@@ -3,15 +3,19 @@
 #   docker build -t restate-tour-lab . && docker run --rm -p 127.0.0.1:8888:8888 restate-tour-lab
 #                                (alone: the kernels start the embedded restate-server)
 # Versions come from the repository: requirements.txt (Python) and package-lock.json (Restate).
+# The two base images are build arguments: where they cannot be pulled, docker/build_images.py
+# builds local stand-ins (tourlab-local/...) and compose passes them in.
+ARG NODE_IMAGE=docker.io/library/node:20.18.1-bookworm-slim
+ARG PYTHON_IMAGE=docker.io/library/python:3.11.11-slim-bookworm
 
 # Stage 1: the pinned restate-server and restate CLI, exactly as `npm ci` installs them for ./course.
-FROM docker.io/library/node:20.18.1-bookworm-slim AS restate-binaries
+FROM ${NODE_IMAGE} AS restate-binaries
 WORKDIR /course
 COPY package.json package-lock.json ./
 RUN SCARF_ANALYTICS=false npm ci --no-audit --no-fund && npm cache clean --force
 
 # Stage 2: Python, the course and the native binaries (Node is not needed at run time).
-FROM docker.io/library/python:3.11.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

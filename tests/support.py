@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 
-from tourlab import Lab, poll
+from tourlab import PROJECT_ROOT, Lab, poll
 
 T = TypeVar("T")
 
@@ -113,3 +118,53 @@ class RecordedRestate:
                 if row["service_name"] in services and (not keys or row["service_key"] in keys)
             ]
         raise AssertionError(f"no recording answers {sql!r}")
+
+
+# -- Docker ------------------------------------------------------------------------------------------
+
+
+def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``docker ARGS`` with its output captured (failures are returned, not raised)."""
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def docker_engine_answers() -> bool:
+    """Whether the ``docker`` command line reaches an engine."""
+    return shutil.which("docker") is not None and docker("info", timeout=30).returncode == 0
+
+
+needs_docker_engine = pytest.mark.skipif(
+    not docker_engine_answers(),
+    reason="no Docker engine answers here (`docker info` failed); `./course test` starts one as root on Debian",
+)
+
+
+@dataclass
+class BuiltImages:
+    """What docker/build_images.py printed and wrote into its env file."""
+
+    log: str
+    settings: dict[str, str]
+
+
+def build_images(env_file: Path) -> BuiltImages:
+    """Run docker/build_images.py: pull the pinned images or build the local stand-ins."""
+    built = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "docker" / "build_images.py"), "--env-file", str(env_file)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+    lines = env_file.read_text().splitlines()
+    return BuiltImages(built.stdout, dict(line.split("=", 1) for line in lines if line and not line.startswith("#")))
+
+
+def pulled_or_skip(image: str) -> None:
+    """Skip the test unless `image` is here or can be pulled."""
+    if docker("image", "inspect", image).returncode == 0:
+        return
+    pulled = docker("pull", image, timeout=300)
+    if pulled.returncode != 0:
+        pytest.skip(f"{image} cannot be pulled here: {(pulled.stderr.strip().splitlines() or ['failed'])[-1]}")

@@ -1,14 +1,19 @@
 """docker compose and the lab image, checked without a Docker engine; versions have one source of truth.
 
 package.json pins @restatedev/restate-server; the compose file's Restate image, the lock file,
-the Docker settings and the docs must all say the same version.
+the Docker settings and the docs must all say the same version. The compose files are read as
+compose reads them: docker-compose.yml plus docker-compose.override.yml (Jaeger), with every
+``${VAR:-default}`` at its default. tests/test_docker_compose.py runs them for real.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,13 +27,64 @@ from tourlab.panels.links import jaeger_trace_url
 
 ROOT = _config.PROJECT_ROOT
 COMPOSE = ROOT / "docker-compose.yml"
+OVERRIDE = ROOT / "docker-compose.override.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 NOTEBOOK = "notebooks/00_getting_started.ipynb"
+VARIABLE = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+def with_defaults(value: Any) -> Any:
+    """`value` with every ``${VAR:-default}`` replaced by its default, recursively."""
+    if isinstance(value, dict):
+        return {key: with_defaults(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [with_defaults(item) for item in value]
+    return VARIABLE.sub(lambda match: match.group(2), value) if isinstance(value, str) else value
+
+
+def load(path: Path) -> dict[str, Any]:
+    return with_defaults(yaml.safe_load(path.read_text()))
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """compose's merge for what these files use: mappings merge, lists (ports, depends_on) add up."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        elif isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = merged[key] + value
+        else:
+            merged[key] = value
+    return merged
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE.read_text())
+def base() -> dict[str, Any]:
+    """docker-compose.yml alone: what runs where the Jaeger image cannot be pulled."""
+    return load(COMPOSE)
+
+
+@pytest.fixture(scope="module")
+def compose(base: dict[str, Any]) -> dict[str, Any]:
+    """What `docker compose up` runs: docker-compose.yml with docker-compose.override.yml (Jaeger)."""
+    return merge(base, load(OVERRIDE))
+
+
+@pytest.fixture(scope="module")
+def builder() -> ModuleType:
+    """docker/build_images.py, imported from its path (docker/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("build_images", ROOT / "docker" / "build_images.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def dockerfile_args() -> dict[str, str]:
+    return dict(re.findall(r"^ARG (\w+)=(\S+)", DOCKERFILE.read_text(), re.MULTILINE))
 
 
 def image_name(image: str) -> str:
@@ -49,12 +105,24 @@ def test_compose_has_restate_jaeger_and_the_lab(compose: dict[str, Any]) -> None
     assert set(compose["services"]) == {"restate", "jaeger", "lab"}
 
 
+def test_compose_without_the_override_runs_without_jaeger(base: dict[str, Any]) -> None:
+    assert set(base["services"]) == {"restate", "lab"}
+    assert "jaeger" not in json.dumps(base)  # no dangling trace endpoint, link or dependency
+
+
+def test_compose_publishes_every_port_on_127_0_0_1_only(compose: dict[str, Any]) -> None:
+    entries = [str(entry) for service in compose["services"].values() for entry in service.get("ports", [])]
+    assert entries
+    assert all(entry.startswith("127.0.0.1:") and entry.count(":") == 2 for entry in entries), entries
+
+
 def test_compose_restate_is_the_pinned_version_and_traces_to_jaeger(compose: dict[str, Any]) -> None:
     restate = compose["services"]["restate"]
     assert image_name(restate["image"]) == _config.docker_image()
     assert image_name(restate["image"]) == f"restatedev/restate:{_config.restate_version()}"
     env = restate["environment"]
     assert env["RESTATE_TRACING_ENDPOINT"] == "http://jaeger:4317"
+    assert "jaeger" in restate["depends_on"]
     assert {8080, 9070} <= set(container_ports(restate))
     # The same small-footprint settings as the embedded server, where the compose file sets them.
     for name, value in env.items():
@@ -74,7 +142,8 @@ def test_compose_jaeger_is_a_pinned_2x_with_ui_and_otlp(compose: dict[str, Any])
 def test_compose_lab_uses_the_compose_restate(compose: dict[str, Any]) -> None:
     services = compose["services"]
     lab = services["lab"]
-    assert lab["build"] == "."
+    assert lab["build"]["context"] == "."
+    assert lab["image"] == "restate-tour-lab:local"
     assert container_ports(lab)[8888] == 8888
     assert {"restate", "jaeger"} <= set(lab["depends_on"])
     env = {name: str(value) for name, value in lab["environment"].items()}
@@ -107,6 +176,37 @@ def test_compose_lab_environment_selects_the_external_runtime(compose: dict[str,
     assert jaeger_trace_url("abc", env) == "http://localhost:16686/trace/abc"
 
 
+def test_compose_builds_the_lab_from_the_dockerfiles_base_images(compose: dict[str, Any]) -> None:
+    args = compose["services"]["lab"]["build"]["args"]
+    assert args == {name: value for name, value in dockerfile_args().items() if name.endswith("_IMAGE")}
+
+
+def test_the_builder_knows_the_pinned_images_and_names_stand_ins_locally(
+    compose: dict[str, Any], builder: ModuleType
+) -> None:
+    pinned = builder.pinned_images()
+    assert pinned["TOURLAB_RESTATE_IMAGE"] == compose["services"]["restate"]["image"]
+    assert pinned["TOURLAB_JAEGER_IMAGE"] == compose["services"]["jaeger"]["image"]
+    assert pinned["TOURLAB_PYTHON_IMAGE"] == dockerfile_args()["PYTHON_IMAGE"]
+    assert pinned["TOURLAB_NODE_IMAGE"] == dockerfile_args()["NODE_IMAGE"]
+    assert builder.restate_version() == _config.restate_version()
+    assert builder.LOCAL == "tourlab-local"
+    # The stand-ins' names are built from LOCAL only: no recipe tags an official name.
+    for recipe in (ROOT / "docker").glob("*.Dockerfile"):
+        assert "restatedev/restate" not in recipe.read_text().split("FROM", 1)[-1], recipe
+
+
+def test_the_builder_trusts_only_the_certificates_debian_lacks(
+    builder: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pem = "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----"
+    host = tmp_path / "host.crt"
+    host.write_text("\n".join(pem.format(body) for body in ("QUJD", "REVG", "R0hJ")))
+    monkeypatch.setattr(builder, "HOST_CA_BUNDLE", host)
+    debian = "\n".join(pem.format(body) for body in ("QUJD", "R0hJ"))
+    assert builder.host_only_certificates(debian) == [pem.format("REVG")]
+
+
 def test_lab_image_is_built_from_the_repository_pins() -> None:
     dockerfile = DOCKERFILE.read_text()
     assert "COPY package.json package-lock.json" in dockerfile
@@ -114,11 +214,12 @@ def test_lab_image_is_built_from_the_repository_pins() -> None:
     assert "pip install -r requirements.txt" in dockerfile
     # No version of Restate of its own: it comes from package-lock.json.
     assert not re.search(r"restate[-_a-z]*[@:= ]v?\d+\.\d+\.\d+", dockerfile, re.IGNORECASE)
-    # Base images are pinned to exact versions.
-    for base in re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE):
+    # Base images are build arguments whose defaults are pinned to exact versions.
+    assert re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE) == ["${NODE_IMAGE}", "${PYTHON_IMAGE}"]
+    for base in (dockerfile_args()["NODE_IMAGE"], dockerfile_args()["PYTHON_IMAGE"]):
         assert re.search(r":\d+\.\d+\.\d+-", base), f"unpinned base image {base}"
     # The same Python minor as Binder, and the same first notebook as ./course.
-    python = re.search(r"^FROM\s+\S*python:(\d+\.\d+)\.\d+", dockerfile, re.MULTILINE)
+    python = re.search(r"python:(\d+\.\d+)\.\d+", dockerfile_args()["PYTHON_IMAGE"])
     assert python is not None
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == f"python-{python.group(1)}"
     assert f"--LabApp.default_url=/lab/tree/{NOTEBOOK}" in dockerfile
@@ -134,9 +235,18 @@ def test_docker_build_context_leaves_local_installs_out() -> None:
 
 
 def _text_files() -> list[Path]:
-    names = ["docker-compose.yml", "Dockerfile", "README.md", "course", "requirements.txt"]
+    names = [
+        "docker-compose.yml",
+        "docker-compose.override.yml",
+        "Dockerfile",
+        "README.md",
+        "course",
+        "requirements.txt",
+    ]
     files = [ROOT / name for name in names]
-    files += sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "binder").glob("*"))
+    files += (
+        sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "binder").glob("*")) + sorted((ROOT / "docker").glob("*"))
+    )
     return [path for path in files if path.is_file()]
 
 
