@@ -3,7 +3,7 @@
 #   docker build -t restate-tour-lab . && docker run --rm -p 127.0.0.1:8888:8888 restate-tour-lab
 #                                (alone: the kernels start the embedded restate-server)
 # Versions come from the repository: requirements.txt (Python) and package-lock.json (Restate).
-# The two base images are build arguments: where they cannot be pulled, docker/build_images.py
+# The two base images are build arguments: where they cannot be pulled, images/build_images.py
 # builds local stand-ins (tourlab-local/...) and compose passes them in.
 ARG NODE_IMAGE=docker.io/library/node:20.18.1-bookworm-slim
 ARG PYTHON_IMAGE=docker.io/library/python:3.11.11-slim-bookworm

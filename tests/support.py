@@ -141,16 +141,16 @@ needs_docker_engine = pytest.mark.skipif(
 
 @dataclass
 class BuiltImages:
-    """What docker/build_images.py printed and wrote into its env file."""
+    """What images/build_images.py printed and wrote into its env file."""
 
     log: str
     settings: dict[str, str]
 
 
 def build_images(env_file: Path) -> BuiltImages:
-    """Run docker/build_images.py: pull the pinned images or build the local stand-ins."""
+    """Run images/build_images.py: pull the pinned images or build the local stand-ins."""
     built = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "docker" / "build_images.py"), "--env-file", str(env_file)],
+        [sys.executable, str(PROJECT_ROOT / "images" / "build_images.py"), "--env-file", str(env_file)],
         capture_output=True,
         text=True,
         timeout=1800,

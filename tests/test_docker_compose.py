@@ -1,6 +1,6 @@
 """docker-compose.yml for real: Restate and the lab come up, and the first notebook runs inside the lab.
 
-The images come from docker/build_images.py (pinned ones, or local stand-ins). Each compose found
+The images come from images/build_images.py (pinned ones, or local stand-ins). Each compose found
 here runs the stack once: ``docker compose`` (v2) and ``docker-compose`` (1.29, Debian's). The
 project has its own name and free host ports, and is taken down with its volumes even when a test fails.
 """

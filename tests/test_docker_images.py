@@ -1,4 +1,4 @@
-"""docker/build_images.py for real: the pinned images, or local stand-ins where they cannot be pulled.
+"""images/build_images.py for real: the pinned images, or local stand-ins where they cannot be pulled.
 
 Stand-ins are named ``tourlab-local/...`` and labelled ``org.restate-tour-lab``; the official names
 are never tagged here. The builder's second run builds nothing.

@@ -73,8 +73,8 @@ def compose(base: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def builder() -> ModuleType:
-    """docker/build_images.py, imported from its path (docker/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("build_images", ROOT / "docker" / "build_images.py")
+    """images/build_images.py, imported from its path (images/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("build_images", ROOT / "images" / "build_images.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -192,7 +192,7 @@ def test_the_builder_knows_the_pinned_images_and_names_stand_ins_locally(
     assert builder.restate_version() == _config.restate_version()
     assert builder.LOCAL == "tourlab-local"
     # The stand-ins' names are built from LOCAL only: no recipe tags an official name.
-    for recipe in (ROOT / "docker").glob("*.Dockerfile"):
+    for recipe in (ROOT / "images").glob("*.Dockerfile"):
         assert "restatedev/restate" not in recipe.read_text().split("FROM", 1)[-1], recipe
 
 
@@ -245,7 +245,7 @@ def _text_files() -> list[Path]:
     ]
     files = [ROOT / name for name in names]
     files += (
-        sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "binder").glob("*")) + sorted((ROOT / "docker").glob("*"))
+        sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "binder").glob("*")) + sorted((ROOT / "images").glob("*"))
     )
     return [path for path in files if path.is_file()]
 

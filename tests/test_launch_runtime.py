@@ -323,7 +323,7 @@ def test_external_restate_that_does_not_answer_says_which_url() -> None:
 @pytest.mark.docker
 def test_docker_runtime_for_real(tmp_path: Path, unique) -> None:
     # The runtime runs the official image (and testcontainers' Ryuk); where no registry answers
-    # they cannot be pulled, and the local stand-in (docker/build_images.py) is not used by it yet.
+    # they cannot be pulled, and the local stand-in (images/build_images.py) is not used by it yet.
     pulled_or_skip(_config.docker_image())
     env = clean_env(TOURLAB_RUNTIME="docker", TOURLAB_HOME=str(tmp_path / "home"))
     seen = run_lab(env, unique("docker-cart"), unique("seat"), timeout=600)

@@ -1,6 +1,6 @@
 """Get the images docker compose needs: pull the pinned ones, or build local stand-ins.
 
-    python3 docker/build_images.py [--env-file .tourlab/compose.env]
+    python3 images/build_images.py [--env-file .tourlab/compose.env]
 
 Each pinned image (Restate, the Node and Python bases of the lab image, Jaeger) is pulled with a
 bounded wait. One that cannot be pulled (no registry answers) is replaced by a stand-in built on
@@ -267,7 +267,7 @@ def prepare(pull_timeout: float) -> dict[str, str]:
 
 
 def write_env_file(path: Path, settings: dict[str, str]) -> None:
-    header = "# Written by docker/build_images.py: the images docker compose uses on this machine."
+    header = "# Written by images/build_images.py: the images docker compose uses on this machine."
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join([header, *(f"{name}={value}" for name, value in settings.items())]) + "\n")
 
