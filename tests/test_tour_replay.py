@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support import eventually
 
-from tourlab import EmbeddedServer, InvocationError, Lab, RestateClient
+from tourlab import EmbeddedRestate, InvocationError, Lab, RestateClient
 from tourlab._config import PROJECT_ROOT
 from tourlab._endpoint import Endpoint
 from tourlab._loader import load_app
@@ -56,7 +56,7 @@ def record_rows(client: RestateClient, name: str, case: str, invocation_id: str)
 class ReplayingRestate:
     """A Restate that replays at every suspension point and kills an invocation at its first failure."""
 
-    server: EmbeddedServer
+    server: EmbeddedRestate
     endpoint: Endpoint
     client: RestateClient
 
@@ -69,7 +69,7 @@ class ReplayingRestate:
 def replaying() -> Iterator[ReplayingRestate]:
     from tour.replay.settings import ALWAYS_REPLAY_ENV, FAIL_FAST_ENV
 
-    server = EmbeddedServer(extra_env={**ALWAYS_REPLAY_ENV, **FAIL_FAST_ENV})
+    server = EmbeddedRestate(extra_env={**ALWAYS_REPLAY_ENV, **FAIL_FAST_ENV})
     server.start()
     endpoint = Endpoint()
     endpoint.start()

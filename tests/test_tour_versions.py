@@ -13,7 +13,7 @@ import httpx
 import pytest
 from support import eventually
 
-from tourlab import EmbeddedServer, RestateClient
+from tourlab import EmbeddedRestate, RestateClient
 from tourlab._config import PROJECT_ROOT, cli_binary
 from tourlab._endpoint import Endpoint
 from tourlab._loader import load_app
@@ -27,7 +27,7 @@ V2_RECEIPT = {"version": "v2", "total": 72}
 class Admin:
     """The admin API and CLI of one Restate, plus endpoints serving v1 or v2."""
 
-    def __init__(self, server: EmbeddedServer) -> None:
+    def __init__(self, server: EmbeddedRestate) -> None:
         self.server = server
         self.client = RestateClient(server.admin_url, server.ingress_url, timeout=20)
         self.http = self.client.http
@@ -95,15 +95,15 @@ class Admin:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedServer]:
-    running = EmbeddedServer()
+def server() -> Iterator[EmbeddedRestate]:
+    running = EmbeddedRestate()
     running.start()
     yield running
     running.stop()
 
 
 @pytest.fixture
-def admin(server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
+def admin(server: EmbeddedRestate, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
     # The endpoints run in this process and read the sleep at call time.
     monkeypatch.setenv("TOUR_SETTLE_SECONDS", "4")
     running = Admin(server)
