@@ -100,14 +100,15 @@ class RecordedRestate:
                 for entry in self.journals.get(inv_id, [])
                 if entry["entry_type"] == "Command: Sleep"
             ]
-        notes_of = re.search(r"FROM sys_journal WHERE id IN \(([^)]*)\) AND entry_type LIKE 'Notification%'", sql)
-        if notes_of:
-            ids = re.findall(r"'([^']+)'", notes_of.group(1))
+        some_of = re.search(r"FROM sys_journal WHERE id IN \(([^)]*)\) AND entry_type (LIKE|=) '([^']+)'", sql)
+        if some_of:
+            ids = re.findall(r"'([^']+)'", some_of.group(1))
+            wanted = some_of.group(3).rstrip("%")
             return [
                 {**entry, "id": inv_id}
                 for inv_id in ids
                 for entry in self.journals.get(inv_id, [])
-                if entry["entry_type"].startswith("Notification")
+                if entry["entry_type"].startswith(wanted)
             ]
         if "FROM state" in sql:
             services = set(re.findall(r"service_name = '([^']+)'", sql))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tourlab import LabError
-from tourlab.course import Progress, Workspace, WorkspaceConflictError, course_overview, edit
+from tourlab.course import Progress, Workspace, course_overview, edit
 from tourlab.course.magic import parse_line
 
 ADD_TICKET = """\
@@ -83,9 +83,10 @@ def test_editor_changes_are_never_overwritten_without_force(workspace: Workspace
     edited = target.read_text().replace("arg=None)", "arg=None)  # edited in the editor")
     target.write_text(edited)
 
-    with pytest.raises(WorkspaceConflictError, match=r"add_ticket .* was changed outside this notebook"):
-        workspace.write("cart_object.py", ADD_TICKET)
+    kept = workspace.write("cart_object.py", ADD_TICKET)
+    assert kept.kept == ("add_ticket",)
     assert target.read_text() == edited
+    assert workspace.edited_elsewhere() == {"cart_object.py": ["add_ticket"]}
 
     # A cell that touches another handler is fine: the editor's change stays.
     workspace.write(
@@ -94,6 +95,7 @@ def test_editor_changes_are_never_overwritten_without_force(workspace: Workspace
     assert "# edited in the editor" in target.read_text()
 
     forced = workspace.write("cart_object.py", ADD_TICKET, force=True)
+    assert forced.kept == ()
     assert "# edited in the editor" not in target.read_text()
     assert forced.backup is not None
     assert "# edited in the editor" in (forced.backup / "cart_object.py").read_text()
@@ -129,4 +131,4 @@ def test_progress_is_recorded_and_shown(tmp_path: Path, monkeypatch: pytest.Monk
     rows = {name: state for name, state, _ in course_overview().rows()}
     assert rows["01_invoking_handlers"] == "opened"
     assert rows["04_virtual_objects_and_state"] == "finished"
-    assert "| 01_invoking_handlers | ▶ opened | ✅ checkout_calls_handle |" in course_overview()._repr_markdown_()
+    assert "| 01_invoking_handlers | ○ opened | ✔ checkout_calls_handle |" in course_overview()._repr_markdown_()

@@ -223,6 +223,9 @@ class RestateClient:
         """Delayed calls waiting to start and sleeps waiting to wake up, soonest first."""
         # Restate 1.7 leaves scheduled_start_at empty unless the query selects every column.
         scheduled = self.query("SELECT * FROM sys_invocation WHERE status = 'scheduled' LIMIT 50")
+        arguments = self._arguments_sent_to(
+            [row["id"] for row in scheduled], [row.get("invoked_by_id") for row in scheduled]
+        )
         timers = [
             Timer(
                 "delayed call",
@@ -230,6 +233,7 @@ class RestateClient:
                 row["id"],
                 parse_time(row.get("scheduled_start_at")),
                 row.get("invoked_by_target") or ("ingress" if row.get("invoked_by") == "ingress" else None),
+                arguments.get(row["id"]),
             )
             for row in scheduled
         ]
@@ -250,6 +254,18 @@ class RestateClient:
                 if not sleep.completed:
                     timers.append(Timer("sleep", row["target"], row["id"], parse_time(sleep.wake_up_at), row["target"]))
         return sorted(timers, key=lambda timer: timer.fires_at or 0)
+
+    def _arguments_sent_to(self, callees: list[str], callers: list[str | None]) -> dict[str, Any]:
+        """The argument each callee was sent with, read from its caller's journal (callee id -> value)."""
+        known = sorted({sql_text(caller) for caller in callers if caller})
+        if not known:
+            return {}
+        rows = self.query(
+            "SELECT index, entry_type, entry_lite_json, entry_json FROM sys_journal "
+            f"WHERE id IN ({', '.join(known)}) AND entry_type = 'Command: OneWayCall'"
+        )
+        sent = {entry.callee_id: entry.value for entry in parse_journal(rows) if entry.callee_id}
+        return {callee: sent[callee] for callee in callees if callee in sent}
 
     def wait_for(self, invocation_id: str, statuses: tuple[str, ...] = ("completed",), *, timeout: float) -> Invocation:
         """Poll until the invocation reaches one of `statuses`; returns it."""

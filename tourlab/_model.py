@@ -198,6 +198,13 @@ class Timer:
     invocation_id: str
     fires_at: float | None
     set_by: str | None = None
+    #: What a delayed call will be called with (None for sleeps and calls without an argument).
+    argument: Any = None
+
+    @property
+    def call_text(self) -> str:
+        """``CartObject/Mary/expireTicket("seat2B")``, or just the target."""
+        return self.target if self.argument is None else f"{self.target}({json.dumps(self.argument)})"
 
 
 def parse_time(text: str | None) -> float | None:

@@ -12,7 +12,7 @@ from tourlab.course.progress import Progress, course_overview
 from tourlab.course.section import Section, open_section
 from tourlab.course.sections import SECTIONS, SectionSpec, find_section
 from tourlab.course.views import Shown, code_view, seconds_between
-from tourlab.course.workspace import Workspace, WorkspaceConflictError, workspace_root
+from tourlab.course.workspace import Workspace, workspace_root
 
 __all__ = [
     "EXERCISES",
@@ -24,7 +24,6 @@ __all__ = [
     "SectionSpec",
     "Shown",
     "Workspace",
-    "WorkspaceConflictError",
     "code_view",
     "course_overview",
     "find_exercise",

@@ -109,6 +109,17 @@ def parse_cell(cell: str) -> tuple[list[ast.Import | ast.ImportFrom], list[Defin
     return imports, defs, sources
 
 
+def without(cell: str, names: set[str]) -> str:
+    """The cell with the definitions called `names` left out (imports and the rest kept)."""
+    tree = ast.parse(cell)
+    lines = cell.splitlines(keepends=True)
+    dropped = [node for node in tree.body if definition_name(node) in names]
+    for node in sorted(dropped, key=_start_line, reverse=True):
+        assert node.end_lineno is not None
+        del lines[_start_line(node) - 1 : node.end_lineno]
+    return "".join(lines)
+
+
 def _merge_imports(
     module_imports: list[ast.Import | ast.ImportFrom],
     imports: list[ast.Import | ast.ImportFrom],

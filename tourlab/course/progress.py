@@ -96,10 +96,11 @@ class Overview:
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
-        icons = {"finished": "✅ finished", "opened": "▶ opened", "-": "·"}
+        # Symbols every font has (no emoji: without an emoji font they all look the same).
+        icons = {"finished": "✔ finished", "opened": "○ opened", "-": "·"}
         lines = ["| Section | Status | Exercises |", "|---|---|---|"]
         for name, state, marks in self.rows():
-            shown = marks.replace("[x]", "✅").replace("[ ]", "⬜")
+            shown = marks.replace("[x]", "✔").replace("[ ]", "○")
             lines.append(f"| {name} | {icons[state]} | {shown} |")
         lines.append("")
         lines.append(f"Exercises passed: **{self.exercises_passed} of {len(EXERCISES)}**")

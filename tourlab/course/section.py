@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ipywidgets as widgets
+
 from tour.auxiliary import email_client, payment_client
 from tourlab import HandlerModuleError, Invocation, InvocationError, Lab, LabError, Reloaded, poll
 from tourlab.course import magic
@@ -17,6 +19,13 @@ from tourlab.course.progress import Progress
 from tourlab.course.sections import SectionSpec, find_section
 from tourlab.course.views import Shown, invocations_view, journal_view
 from tourlab.course.workspace import Workspace, Written
+
+
+class ResetBar(widgets.HBox):  # type: ignore[misc]
+    """The reset buttons; as text (before the notebook runs, or outside JupyterLab) one line."""
+
+    def __repr__(self) -> str:
+        return "[Reset this section…] (a button: run this cell to use it)"
 
 
 @dataclass(frozen=True)
@@ -68,18 +77,40 @@ class Section:
         """Serve the learner's workspace (after edits in the editor, this picks them up)."""
         return self.lab.load(self._require_workspace().path)
 
+    def _reload_line(self) -> str:
+        """Reload the workspace; one short line on what is live, or on why it did not load."""
+        before = self.lab.services
+        try:
+            after = self.load_workspace().services
+        except HandlerModuleError as broken:
+            return f"✘ {broken}"
+        new = [f"{service}/{handler}" for service, handlers in after.items() for handler in handlers]
+        added = [name for name in new if name.split("/")[1] not in before.get(name.split("/")[0], [])]
+        live = f"Live: {', '.join(after)}"
+        return f"{live} (new: {', '.join(added)})" if before and added else live
+
     def reload(self) -> Shown:
-        """Reload the workspace and say what is live."""
-        return Shown(f"Live: {self.load_workspace().services_text}")
+        """Reload the workspace (after edits in the editor) and say what is live."""
+        return Shown(self._reload_line())
 
     def write(self, file: str, code: str, force: bool = False) -> Shown:
-        """Put `code` (imports and definitions) into a workspace file, reload and re-register."""
-        written: Written = self._require_workspace().write(file, code, force=force)
+        """Put `code` (imports and definitions) into a workspace file, reload and re-register.
+
+        Definitions changed in the editor since the course last wrote them are kept (the output
+        says which); ``force`` overwrites them after a backup.
+        """
+        workspace = self._require_workspace()
+        written: Written = workspace.write(file, code, force=force)
         lines = [f"{file}: {written.summary}"]
+        if written.kept:
+            lines.append(
+                f"Kept your version of {', '.join(written.kept)} (changed in the editor); "
+                f"`%%handler {file} --force` replaces it, after a backup."
+            )
         if written.backup is not None:
-            lines.append(f"(the previous version is saved in workspace/.backups/{written.backup.name}/)")
-        lines.append(f"Live: {self.load_workspace().services_text}")
-        return Shown("\n".join(lines))
+            lines.append(f"The previous version is saved in workspace/.backups/{written.backup.name}/.")
+        lines.append(self._reload_line())
+        return Shown("\n".join(lines), "  \n".join(lines))
 
     def show(self, file: str) -> Shown:
         """The current content of a workspace file."""
@@ -225,7 +256,13 @@ class Section:
         lines = [f"**Section {spec.label}** — running on {server}."]
         plain = [f"Section {spec.label}"]
         if workspace is not None:
-            state = f"new copy of `{workspace.start_from}/`" if self.created else "kept from last time, with your edits"
+            edited = sorted({name for names in workspace.edited_elsewhere().values() for name in names})
+            if self.created:
+                state = f"new copy of `{workspace.start_from}/`"
+            elif edited:
+                state = f"kept from last time, with your own {', '.join(edited)}"
+            else:
+                state = "kept from last time"
             lines.append(f"Your code: `{workspace.display_path}` ({state}), now live.")
             lines.append(
                 "Change it with a `%%handler <file>` cell, or in the editor followed by `section.reload()`. "
@@ -250,15 +287,11 @@ class Section:
         lines.append("course_overview() shows the whole course.")
         return Shown("\n".join(lines))
 
-    def reset_button(self) -> Any:
-        """A two-step "reset this section" button (ipywidgets), or None without widgets."""
+    def reset_button(self) -> ResetBar | None:
+        """A two-step "reset this section" button, for sections with a workspace."""
         if self.workspace is None:
             return None
-        try:
-            import ipywidgets as widgets
-        except ImportError:  # pragma: no cover
-            return None
-        start = widgets.Button(description="Reset this section…", icon="undo")
+        start = widgets.Button(description="Reset this section…", icon="undo", layout={"width": "auto"})
         yes = widgets.Button(description="Yes, reset", button_style="danger")
         cancel = widgets.Button(description="Cancel")
         note = widgets.Label()
@@ -279,7 +312,7 @@ class Section:
         start.on_click(ask)
         yes.on_click(go)
         cancel.on_click(back)
-        return widgets.HBox([start, yes, cancel, note])
+        return ResetBar([start, yes, cancel, note])
 
 
 def open_section(name: str, *, fresh: bool = True, lab: Lab | None = None, show: bool = True) -> Section:

@@ -3,8 +3,8 @@
 A workspace is a package folder ``workspace/<name>/`` copied from a reference checkpoint such
 as ``tour/part1``. Imports between its modules are rewritten to relative ones so the copy runs
 on its own. The folder also remembers what the course itself last wrote to each file; when a
-file was changed elsewhere (in the JupyterLab editor), a notebook cell refuses to overwrite
-the changed definitions unless asked to with ``--force``.
+definition was changed elsewhere (in the JupyterLab editor), a notebook cell keeps the
+learner's version of it (and says so) unless asked to overwrite it with ``--force``.
 """
 
 from __future__ import annotations
@@ -37,17 +37,14 @@ def relative_imports(source: str) -> str:
     return _CHECKPOINT_IMPORT.sub("from .", source)
 
 
-class WorkspaceConflictError(LabError):
-    """A cell would overwrite code that was changed outside the notebook."""
-
-
 @dataclass(frozen=True)
 class Written:
-    """What a write into the workspace did."""
+    """What a write into the workspace did; `kept` are the learner's definitions it left alone."""
 
     file: str
     summary: str
     backup: Path | None = None
+    kept: tuple[str, ...] = ()
 
 
 class Workspace:
@@ -146,28 +143,23 @@ class Workspace:
         return [n for n in candidates if current.get(n) != recorded.get(n)]
 
     def write(self, file: str, cell: str, *, force: bool = False) -> Written:
-        """Splice a cell's definitions into `file`; refuses to overwrite edits made elsewhere."""
+        """Splice a cell's definitions into `file`; definitions edited elsewhere are kept unless `force`."""
         target = self._check_file(file)
-        before = target.read_text()
         _, defs, _ = edit.parse_cell(cell)
         names = [n for n in (edit.definition_name(d) for d in defs) if n is not None]
         clashes = self.changed_elsewhere(file, names)
-        backup = None
-        if clashes and not force:
-            raise WorkspaceConflictError(
-                f"{', '.join(clashes)} in {self.display_path}{file} was changed outside this notebook "
-                "(in the editor?), so this cell did not overwrite it.\n"
-                "  - To keep your version: leave the file alone and run lab.reload().\n"
-                f"  - To replace it with this cell: start the cell with %%handler {file} --force "
-                "(a copy of the folder goes to workspace/.backups/ first)."
-            )
-        if clashes:
-            backup = self.backup()
-        result = edit.splice(before, cell)
+        backup = self.backup() if clashes and force else None
+        kept = () if force else tuple(clashes)
+        result = edit.splice(target.read_text(), edit.without(cell, set(kept)))
         target.write_text(result.text)
         now = edit.definitions(result.text)
-        self._remember(file, {name: now[name] for name in names if name in now})
-        return Written(file=file, summary=result.summary, backup=backup)
+        self._remember(file, {name: now[name] for name in names if name in now and name not in kept})
+        return Written(file=file, summary=result.summary, backup=backup, kept=kept)
+
+    def edited_elsewhere(self) -> dict[str, list[str]]:
+        """Per file, the definitions changed outside the notebook (in the editor)."""
+        changed = {file: self.changed_elsewhere(file) for file in self.files()}
+        return {file: names for file, names in changed.items() if names}
 
     # -- bookkeeping -------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ class TimersPanel(PanelBase):
         rows = [
             [
                 esc(timer.kind),
-                f"<code>{esc(timer.target)}</code>",
+                f"<code>{esc(timer.call_text)}</code>",
                 f"<b>{esc(countdown(timer.fires_at, now))}</b>",
                 esc(clock(timer.fires_at)),
                 f"<code>{esc(timer.set_by)}</code>",
