@@ -30,6 +30,8 @@ class Invocation:
     scheduled_start_at: str | None = None
     invoked_by_id: str | None = None
     invoked_by_target: str | None = None
+    #: Signals a suspended invocation waits for: 1 is a cancel, 17 and up are awakeables.
+    waiting_signals: tuple[int, ...] = ()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Invocation:
@@ -47,6 +49,7 @@ class Invocation:
             scheduled_start_at=row.get("scheduled_start_at"),
             invoked_by_id=row.get("invoked_by_id"),
             invoked_by_target=row.get("invoked_by_target"),
+            waiting_signals=tuple(row.get("suspended_waiting_for_signals") or ()),
         )
 
     @property
@@ -118,6 +121,49 @@ class JournalEntry:
         """The payload as JSON data (None without one; the text where it is not JSON)."""
         return None if self.payload is None else decode_value(self.payload.decode(errors="replace"))
 
+    @property
+    def kind(self) -> str:
+        """``Call``, ``GetPromise``, ``Sleep``, ... (the entry type without its family)."""
+        return self.entry_type.split(": ", 1)[-1]
+
+    @property
+    def summary(self) -> str:
+        """What the entry means, in a few words: ``promise 'payment'``, ``timer until 10:00:05``, ..."""
+        wake = f" until {self.wake_up_at[11:19]} UTC" if self.wake_up_at else ""
+        if not self.is_command:
+            signal = self.raw_id("SignalIndex")
+            if signal == 1:
+                return "the cancel signal"
+            return "an awakeable completed" if signal is not None else f"result of #{self.completes_index}"
+        texts = {
+            "Call": f"call {self.target}",
+            "OneWayCall": f"send {self.target}" + (f" at {self.wake_up_at[11:19]} UTC" if self.wake_up_at else ""),
+            "Run": f"step '{self.name}'",
+            "Sleep": f"timer{wake}",
+            "GetPromise": f"promise '{self.name}'",
+            "PeekPromise": f"peek at promise '{self.name}'",
+            "CompletePromise": f"complete promise '{self.name}'",
+            "SendSignal": "cancel a callee",
+            "GetEagerState": f"get '{self.name}'",
+            "GetLazyState": f"get '{self.name}'",
+            "SetState": f"set '{self.name}'",
+            "ClearState": f"clear '{self.name}'",
+            "ClearAllState": "clear all state",
+            "CompleteAwakeable": "complete an awakeable",
+        }
+        return texts.get(self.kind, self.kind)
+
+    def raw_id(self, kind: str) -> int | None:
+        """The ``CompletionId`` or ``SignalIndex`` of a notification, from its lite JSON."""
+        found = _lite(self.raw).get("Notification", {}).get("id")
+        value = found.get(kind) if isinstance(found, dict) else None
+        return int(value) if value is not None else None
+
+    @property
+    def completes_index(self) -> str:
+        completion = self.raw_id("CompletionId")
+        return "?" if completion is None else str(completion)
+
 
 def _target_text(target: dict[str, Any]) -> str:
     (_kind, spec), *_ = target.items()
@@ -144,6 +190,40 @@ def _payload(detail: dict[str, Any]) -> bytes | None:
 
 def millis_to_iso(millis: int) -> str:
     return datetime.fromtimestamp(millis / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _lite(row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        found = json.loads(row.get("entry_lite_json") or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+#: Commands an invocation can wait on, and what it then waits for.
+_WAITS = {"Call": "a call to {target}", "GetPromise": "promise '{name}'", "Sleep": "a timer", "Run": "step '{name}'"}
+
+
+def waiting_for(invocation: Invocation, entries: list[JournalEntry]) -> str | None:
+    """What an unfinished invocation waits for, in words (None when it is done or just running)."""
+    if invocation.status in ("pending", "inboxed", "ready"):
+        return f"its turn on {invocation.target.rsplit('/', 1)[0]}"
+    if invocation.status == "scheduled":
+        return "its start time"
+    if not invocation.active:
+        return None
+    last_notification = max((e.index for e in entries if not e.is_command), default=-1)
+    open_commands = [e for e in entries if e.completed is False and e.index > last_notification and e.kind in _WAITS]
+    waits = [_WAITS[e.kind].format(target=e.target, name=e.name) for e in open_commands]
+    waits = [
+        w if w != "a timer" else f"a timer ({e.summary.removeprefix('timer ')})"
+        for w, e in zip(waits, open_commands, strict=True)
+    ]
+    if any(signal >= 17 for signal in invocation.waiting_signals) or any(
+        isinstance(e.value, str) and e.value.startswith("sign_") for e in entries if e.kind == "SetState"
+    ):
+        waits.insert(0, "an awakeable")
+    return " or ".join(dict.fromkeys(waits)) or None
 
 
 def parse_journal(rows: list[dict[str, Any]]) -> list[JournalEntry]:
