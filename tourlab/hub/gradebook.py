@@ -43,6 +43,8 @@ READ_SCOPE = "custom:gradebook:read"
 POST_SCOPE = f"access:services!service={SERVICE_NAME}"
 DB_ENV = "TOURLAB_GRADEBOOK_DB"
 EXERCISES_ENV = "TOURLAB_GRADEBOOK_EXERCISES"
+#: Listen on this address instead of the host of the service URL (in a pod: 0.0.0.0).
+BIND_ENV = "TOURLAB_GRADEBOOK_BIND"
 MAX_MESSAGE = 2000
 
 log = logging.getLogger("tourlab.gradebook")
@@ -507,7 +509,7 @@ def main() -> None:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
     store = Store(Path(os.environ.get(DB_ENV, "gradebook.sqlite")))
     app = make_app(store, prefix, load_exercises())
-    app.listen(url.port or 80, url.hostname or "127.0.0.1")
+    app.listen(url.port or 80, os.environ.get(BIND_ENV) or url.hostname or "127.0.0.1")
     log.info("Serving %s on %s (results in %s)", prefix, url.netloc, store.path)
     try:
         IOLoop.current().start()
