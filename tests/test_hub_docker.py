@@ -73,7 +73,7 @@ def docker_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]
     import docker
 
     client = docker.from_env()
-    left = [c.name for c in client.containers.list(all=True) if c.name.startswith("tourlab-")]
+    left = [c.name for c in client.containers.list(all=True) if c.name in ("tourlab-ana", "tourlab-ben")]
     client.close()
     assert not left, f"containers left after the hub stopped: {left}"
 
