@@ -140,7 +140,8 @@ def _user_of(process: psutil.Process) -> str | None:
     try:
         if "jupyterhub-singleuser" not in " ".join(process.cmdline()):
             return None
-        return process.environ().get("JUPYTERHUB_USER")
+        user: str | None = process.environ().get("JUPYTERHUB_USER")
+        return user
     except psutil.Error:
         return None
 

@@ -264,7 +264,7 @@ class _InstructorHandler(_Handler):
     """Pages for holders of ``custom:gradebook:read`` only."""
 
     @property
-    def hub_scopes(self) -> set[str]:  # type: ignore[override]
+    def hub_scopes(self) -> set[str]:
         return {READ_SCOPE}
 
     async def learners(self) -> tuple[list[dict[str, Any]], str | None]:

@@ -108,6 +108,6 @@ class HubProcess:
 def _running(process: psutil.Process) -> bool:
     """Alive and not a zombie waiting to be reaped (an exited orphan is not a leftover)."""
     try:
-        return process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
