@@ -14,8 +14,8 @@ CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv).with_ports()
-    settings.class_dir.mkdir(parents=True, exist_ok=True)
-    settings.class_dir.chmod(0o700 if settings.spawner == "docker" else 0o711)
+    # Private to the hub's user: it holds the cookie secret, password hashes and the admin token.
+    settings.class_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     created = seed_admin_passwords(settings)
     lines = [
         f"Classroom hub: {settings.public_url}/  (spawner: {settings.spawner}, Ctrl+C stops it and every server)",
