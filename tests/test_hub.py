@@ -168,12 +168,17 @@ def test_instructor_logs_in_and_sees_the_gradebook(hub: HubProcess) -> None:
         first_row = rows.nth(0).inner_text()
         stuck = page.locator("#stuck").inner_text()
         page.screenshot(path=str(ARTIFACTS / "gradebook.png"), full_page=True)
+        # The browser's OAuth cookie reads the exports but cannot post results (tokens only).
+        csv_status = page.request.get(f"{hub.url}/services/gradebook/gradebook.csv").status
+        forged = {"exercise": "reserve", "section": "04", "passed": True, "message": None, "at": None}
+        post_status = page.request.post(f"{hub.url}/services/gradebook/api/results", data=forged).status
         browser.close()
     if os.environ.get("TOURLAB_UPDATE_DOC_IMAGES"):
         shutil.copy(ARTIFACTS / "gradebook.png", PROJECT_ROOT / "docs" / "images" / "gradebook.png")
     assert names == list(LEARNERS)
     assert "passed" in first_row
     assert FIRST_FAILURE in stuck
+    assert (csv_status, post_status) == (200, 403)
 
 
 def test_nobody_posts_for_someone_else_or_reads_the_gradebook_without_its_scope(
