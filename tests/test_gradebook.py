@@ -20,9 +20,8 @@ import pytest
 from tourlab._ports import free_port
 from tourlab.course import report
 from tourlab.course.exercises import EXERCISES
-from tourlab.hub.config import SERVER_TOKEN_SCOPES, exercises_json, read_roster
+from tourlab.hub.config import exercises_json
 from tourlab.hub.gradebook import (
-    POST_SCOPE,
     Attempt,
     Store,
     cells,
@@ -113,17 +112,6 @@ def test_the_gradebook_lists_the_course_exercises_and_the_hub_hands_them_over(
     assert [e.id for e in load_exercises()] == list(EXERCISES)
     monkeypatch.setenv("TOURLAB_GRADEBOOK_EXERCISES", exercises_json())
     assert [(e.id, e.section) for e in load_exercises()] == [(e.id, e.section) for e in EXERCISES.values()]
-
-
-def test_learners_server_tokens_may_post_results() -> None:
-    assert POST_SCOPE == "access:services!service=gradebook"
-    assert POST_SCOPE in SERVER_TOKEN_SCOPES
-
-
-def test_a_roster_is_one_name_a_line(tmp_path: Path) -> None:
-    roster = tmp_path / "roster.txt"
-    roster.write_text("ada\n\nBob  # co-instructor\n# nobody\n")
-    assert read_roster(roster) == {"ada", "bob"}
 
 
 # -- the learner's side: report_check --------------------------------------------------------------

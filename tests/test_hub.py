@@ -29,19 +29,20 @@ EXERCISE = "checkout_calls_handle"
 FIRST_FAILURE = "CartObject/checkout does not call CheckoutService/handle: its journal has no call entry."
 CHROMIUM = Path(os.environ.get("TOURLAB_CHROMIUM", "/usr/bin/chromium"))
 
-# What Section.check will do on the hub: check, then report. Until Section.check reports by
-# itself, the cell reports explicitly (never twice).
+# What Section.check will do on the hub: check, then report. Until the course's section module
+# reports by itself, the cell reports explicitly (never twice).
 SETUP_01 = """
 import inspect, json
+import tourlab.course.section
 from tourlab.course import open_section
 from tourlab.course.report import report_check, wait_for_reports
-from tourlab.course.section import Section
 
 section = open_section("01_invoking_handlers", show=False)
+reports_itself = "report_check" in inspect.getsource(tourlab.course.section)
 
 def check_and_report(exercise_id):
     result = section.check(exercise_id)
-    if "report_check" not in inspect.getsource(Section.check):
+    if not reports_itself:
         report_check(exercise_id, section.spec.id, result.ok, result.problem)
     return {"ok": result.ok, "problem": result.problem, "delivered": wait_for_reports(10)}
 """

@@ -111,15 +111,22 @@ def parse_args(argv: list[str] | None = None, environ: dict[str, str] | None = N
     parser.add_argument(
         "--class-dir",
         type=Path,
+        metavar="DIR",
         default=env.get("TOURLAB_CLASS_DIR", base.class_dir),
         help="hub state and learners' files (default: .tourlab/class)",
     )
-    parser.add_argument("--ip", default=default("IP", base.ip), help="address the hub listens on (default: 127.0.0.1)")
+    parser.add_argument(
+        "--ip",
+        metavar="ADDRESS",
+        default=default("IP", base.ip),
+        help="address the hub listens on (default: 127.0.0.1)",
+    )
     parser.add_argument("--port", type=int, default=default("PORT", base.port), help="public port (default: 8000)")
     parser.add_argument(
         "--admin",
         action="append",
         dest="admins",
+        metavar="NAME",
         help="instructor user name; repeat for more (default: instructor)",
     )
     parser.add_argument(
@@ -131,10 +138,17 @@ def parse_args(argv: list[str] | None = None, environ: dict[str, str] | None = N
     parser.add_argument(
         "--image", default=default("IMAGE", base.image), help=f"lab image for --spawner docker ({base.image})"
     )
-    parser.add_argument("--roster", type=Path, default=env.get("TOURLAB_HUB_ROSTER"), help="file of allowed user names")
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        metavar="FILE",
+        default=env.get("TOURLAB_HUB_ROSTER"),
+        help="allowed user names, one a line",
+    )
     parser.add_argument(
         "--cull-timeout",
         type=int,
+        metavar="SECONDS",
         default=default("CULL_TIMEOUT", base.cull_timeout),
         help="stop a learner's server after this many idle seconds (default: 3600)",
     )
@@ -144,6 +158,7 @@ def parse_args(argv: list[str] | None = None, environ: dict[str, str] | None = N
     parser.add_argument(
         "--kernel-cull-timeout",
         type=int,
+        metavar="SECONDS",
         default=default("KERNEL_CULL_TIMEOUT", base.kernel_cull_timeout),
         help="shut down a kernel (and its Restate) after this many idle seconds (default: 1200)",
     )
