@@ -117,10 +117,13 @@ def test_learners_run_the_course_on_their_own_servers(hub: HubProcess, api: HubC
         assert ("passed_at" in progress["exercises"].get(EXERCISE, {})) == (learner in PASSING)
 
 
-def test_each_learner_has_their_own_notebooks_and_workspace(hub: HubProcess) -> None:
+def test_each_learner_has_their_own_notebooks_and_workspace(hub: HubProcess, api: HubClient) -> None:
     homes = hub.class_dir / "home"
     assert sorted(p.name for p in homes.iterdir()) == sorted(LEARNERS)
     for learner in LEARNERS:
+        # As on Binder, closing a notebook shuts its kernel (and that kernel's Restate) down.
+        tracker = api.server(learner).request("GET", "lab/api/settings/@jupyterlab/notebook-extension:tracker")
+        assert tracker["settings"]["kernelShutdown"] is True
         notebooks = sorted(p.name for p in (homes / learner / "notebooks").glob("*.ipynb"))
         assert notebooks == sorted(p.name for p in (PROJECT_ROOT / "notebooks").glob("*.ipynb"))
         cart = (homes / learner / "workspace" / "s01_invoking_handlers" / "cart_object.py").read_text()
