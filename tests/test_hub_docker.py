@@ -1,0 +1,131 @@
+"""The isolated classroom: ./course hub --spawner docker, one lab container per learner.
+
+Learner A must not reach learner B's Restate, B's JupyterLab, or B's files, while still reaching
+their own Restate and the gradebook. Needs a Docker engine and the lab image (default
+``tourlab-local/lab:<version>``, or ``$TOURLAB_HUB_IMAGE``) with ``jupyterhub-singleuser`` in it;
+skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tourlab._config import PROJECT_ROOT
+from tourlab._docker import docker_available
+from tourlab.hub.launch import HubProcess
+from tourlab.hub.remote import HubClient, RemoteKernel
+from tourlab.hub.settings import default_image
+
+pytestmark = pytest.mark.docker
+
+IMAGE = os.environ.get("TOURLAB_HUB_IMAGE", default_image())
+ARTIFACTS = PROJECT_ROOT / "artifacts" / "hub"
+
+PROBE = """
+import json, os, socket
+from tourlab import Lab
+lab = Lab.start("tour/app")
+
+def connects(host, port):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        return True
+    except OSError:
+        return False
+"""
+
+
+def image_problem() -> str | None:
+    """Why the docker classroom cannot run here, or None."""
+    if not docker_available():
+        return "no Docker engine answers here (docker.from_env().ping() failed)"
+    import docker
+    from docker.errors import ImageNotFound
+
+    client = docker.from_env()
+    try:
+        client.images.get(IMAGE)
+        client.containers.run(IMAGE, ["jupyterhub-singleuser", "--version"], remove=True, user="1000")
+    except ImageNotFound:
+        return f"the lab image {IMAGE} is missing (build it, or set TOURLAB_HUB_IMAGE)"
+    except docker.errors.ContainerError as error:
+        return f"{IMAGE} has no working jupyterhub-singleuser (install jupyterhub in the image): {error}"
+    finally:
+        client.close()
+    return None
+
+
+@pytest.fixture(scope="module")
+def docker_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    problem = image_problem()
+    if problem:
+        pytest.skip(problem)
+    hub = HubProcess(
+        tmp_path_factory.mktemp("class"), ARTIFACTS / "hub-docker.log", "--spawner", "docker", "--image", IMAGE
+    ).start()
+    yield hub
+    leftovers = hub.stop()
+    assert not leftovers, f"processes left running after the hub stopped: {leftovers}"
+    import docker
+
+    client = docker.from_env()
+    left = [c.name for c in client.containers.list(all=True) if c.name in ("tourlab-ana", "tourlab-ben")]
+    client.close()
+    assert not left, f"containers left after the hub stopped: {left}"
+
+
+def container_ip(name: str, network: str = "tourlab-class") -> str:
+    import docker
+
+    client = docker.from_env()
+    try:
+        return str(client.containers.get(name).attrs["NetworkSettings"]["Networks"][network]["IPAddress"])
+    finally:
+        client.close()
+
+
+def probe(kernel: RemoteKernel, code: str) -> object:
+    return json.loads(kernel.execute(f"print(json.dumps({code}))").raise_for_error(code).text)
+
+
+def test_learners_in_containers_cannot_reach_each_other(docker_hub: HubProcess) -> None:
+    api: HubClient = docker_hub.client()
+    for learner in ("ana", "ben"):
+        api.create_user(learner)
+        api.start_server(learner)
+    with (
+        api.notebook("ben", "notebooks/00_getting_started.ipynb") as ben,
+        api.notebook("ana", "notebooks/00_getting_started.ipynb") as ana,
+    ):
+        ben.execute(PROBE).raise_for_error()
+        ana.execute(PROBE).raise_for_error()
+        ben_ip = container_ip("tourlab-ben")
+        ben_admin = int(str(probe(ben, "lab.admin_url")).rsplit(":", 1)[1])
+        ben.execute("open(os.path.expanduser('~/work/secret.txt'), 'w').write('ben only')").raise_for_error()
+
+        # Ana's own Restate and the gradebook work...
+        assert probe(ana, "lab.call('CartObject', 'Mary', 'addTicket', 'seat2B')") is True
+        ana.execute(
+            "from tourlab.course.report import report_check, wait_for_reports\n"
+            "report_check('reserve', '04', True, None); wait_for_reports(10)"
+        ).raise_for_error()
+        # ...but nothing of Ben's: not his Restate, not his JupyterLab, not his files.
+        assert probe(ana, f"connects({ben_ip!r}, {ben_admin})") is False
+        assert probe(ana, f"connects('127.0.0.1', {ben_admin})") is False
+        assert probe(ana, f"connects({ben_ip!r}, 8888)") is False
+        assert probe(ana, "sorted(os.listdir(os.path.expanduser('~/work')))") == sorted(
+            p.name for p in (docker_hub.class_dir / "home" / "ana").iterdir()
+        )
+        assert probe(ana, "os.path.exists(os.path.expanduser('~/work/secret.txt'))") is False
+        assert probe(ana, f"os.path.exists({str(docker_hub.class_dir)!r})") is False
+        ana.execute("lab.stop()")
+        ben.execute("lab.stop()")
+
+    assert (docker_hub.class_dir / "home" / "ben" / "secret.txt").read_text() == "ben only"
+    cells = {(c["learner"], c["exercise"]): c["status"] for c in api.gradebook().json()["cells"]}
+    assert cells == {("ana", "reserve"): "passed"}
+    api.close()
