@@ -10,7 +10,7 @@ lab's own subpackages (``tourlab.panels``, ``tourlab.course``) use only what is 
 """
 
 from tourlab._client import NO_ARG, RestateClient
-from tourlab._config import LAB_HOME, LOCAL_HOSTS, PROJECT_ROOT
+from tourlab._config import LAB_HOME, LOCAL_HOSTS, NODE_MODULES, PROJECT_ROOT
 from tourlab._diagnose import Stuck
 from tourlab._errors import (
     HandlerModuleError,
@@ -24,6 +24,7 @@ from tourlab._errors import (
 )
 from tourlab._lab import Lab, Reloaded
 from tourlab._model import ACTIVE_STATUSES, Invocation, JournalEntry, Timer, failure_summary
+from tourlab._ports import free_port
 from tourlab._runtimes import EmbeddedRestate, Runtime, RuntimeChoice, choose_runtime, create_runtime
 from tourlab._tracing import JaegerQuery, Span, SpanStore, Trace, TraceReceiver, TraceSource
 from tourlab._wait import Polled, poll
@@ -32,6 +33,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "LAB_HOME",
     "LOCAL_HOSTS",
+    "NODE_MODULES",
     "NO_ARG",
     "PROJECT_ROOT",
     "EmbeddedRestate",
@@ -62,5 +64,6 @@ __all__ = [
     "choose_runtime",
     "create_runtime",
     "failure_summary",
+    "free_port",
     "poll",
 ]

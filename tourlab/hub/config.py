@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tourlab._config import NODE_MODULES, PROJECT_ROOT
+from tourlab import NODE_MODULES, PROJECT_ROOT
 from tourlab.hub.gradebook import POST_SCOPE, READ_SCOPE, SERVICE_NAME, load_exercises
 from tourlab.hub.settings import HubSettings
 

@@ -12,8 +12,7 @@ from typing import IO
 import httpx
 import psutil
 
-from tourlab._config import PROJECT_ROOT
-from tourlab._ports import free_port
+from tourlab import PROJECT_ROOT, free_port
 from tourlab.hub.remote import HubClient, HubError
 
 COURSE = PROJECT_ROOT / "course"
