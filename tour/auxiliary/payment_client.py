@@ -1,8 +1,9 @@
 """A pretend payment provider that records every charge attempt.
 
-`call` always succeeds. `flaky_call` fails the first attempts for each idempotency key, which
-is what a real provider with a shaky network looks like; use it to watch Restate retry a
-`ctx.run` step with the same idempotency key every time.
+`call` succeeds unless `decline_payments` switched the provider to declining. `flaky_call`
+fails the first attempts for each idempotency key, which is what a real provider with a shaky
+network looks like; use it to watch Restate retry a `ctx.run` step with the same idempotency
+key every time.
 """
 
 import threading
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 _lock = threading.Lock()
 _failures_per_key = 2
 _failed_so_far: dict[str, int] = {}
+_declining = False
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,22 @@ ledger: list[Charge] = []
 
 
 async def call(idempotency_key: str, amount: int) -> bool:
-    """Charge `amount`; always succeeds."""
-    print(f"Paying {amount} with idempotency key {idempotency_key}")
+    """Charge `amount`: True if the payment went through, False if the provider declined it."""
     with _lock:
-        ledger.append(Charge(idempotency_key, amount, succeeded=True))
-    return True
+        accepted = not _declining
+        ledger.append(Charge(idempotency_key, amount, succeeded=accepted))
+    if accepted:
+        print(f"Paying {amount} with idempotency key {idempotency_key}")
+    else:
+        print(f"Payment of {amount} declined (idempotency key {idempotency_key})")
+    return accepted
+
+
+def decline_payments(declining: bool = True) -> None:
+    """Make `call` decline every payment (return False) until switched back with ``decline_payments(False)``."""
+    global _declining
+    with _lock:
+        _declining = declining
 
 
 async def flaky_call(idempotency_key: str, amount: int) -> bool:
@@ -63,7 +76,9 @@ def charges(idempotency_key: str | None = None) -> list[Charge]:
 
 
 def reset() -> None:
-    """Forget all recorded charges and failure counts."""
+    """Forget all recorded charges and failure counts, and accept payments again."""
+    global _declining
     with _lock:
         ledger.clear()
         _failed_so_far.clear()
+        _declining = False
