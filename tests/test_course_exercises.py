@@ -70,7 +70,8 @@ def test_skeleton_fails_with_a_hint_and_the_solution_fixes_it(course_lab: Lab, e
     assert failed.hint == exercise.hints[0]
     shown = repr(failed)
     assert shown.startswith("NOT YET")
-    assert "Hint 1/3" in shown
+    assert f"Hint: {exercise.hints[0]}" in shown
+    assert "Now serving: your workspace (workspace/x_" in shown
     assert f'section.hint("{exercise_id}")' in shown
     assert not Progress().has_passed(exercise_id)
 

@@ -1,8 +1,9 @@
 """A pretend payment provider that records every charge attempt and every refund.
 
-`call` always succeeds. `flaky_call` fails the first attempts for each idempotency key, which
-is what a real provider with a shaky network looks like; use it to watch Restate retry a
-`ctx.run` step with the same idempotency key every time.
+`call` succeeds unless `decline_payments` switched the provider to declining. `flaky_call`
+fails the first attempts for each idempotency key, which is what a real provider with a shaky
+network looks like; use it to watch Restate retry a `ctx.run` step with the same idempotency
+key every time.
 
 The saga chapter uses `charge` and `refund`: `charge` answers `CardDeclinedError` for users you
 `decline`, and `fail_next_charges` / `fail_next_refunds` make the provider unreachable for a
@@ -16,6 +17,7 @@ _lock = threading.Lock()
 _failures_per_key = 2
 _failed_so_far: dict[str, int] = {}
 _declined_users: set[str] = set()
+_declining = False
 _charge_outage = 0
 _refund_outage = 0
 
@@ -46,11 +48,22 @@ ledger: list[Charge | Refund] = []
 
 
 async def call(idempotency_key: str, amount: int) -> bool:
-    """Charge `amount`; always succeeds."""
-    print(f"Paying {amount} with idempotency key {idempotency_key}")
+    """Charge `amount`: True if the payment went through, False if the provider declined it."""
     with _lock:
-        ledger.append(Charge(idempotency_key, amount, succeeded=True))
-    return True
+        accepted = not _declining
+        ledger.append(Charge(idempotency_key, amount, succeeded=accepted))
+    if accepted:
+        print(f"Paying {amount} with idempotency key {idempotency_key}")
+    else:
+        print(f"Payment of {amount} declined (idempotency key {idempotency_key})")
+    return accepted
+
+
+def decline_payments(declining: bool = True) -> None:
+    """Make `call` decline every payment (return False) until switched back with ``decline_payments(False)``."""
+    global _declining
+    with _lock:
+        _declining = declining
 
 
 async def flaky_call(idempotency_key: str, amount: int) -> bool:
@@ -143,11 +156,12 @@ def refunds() -> list[Refund]:
 
 
 def reset() -> None:
-    """Forget all recorded charges and refunds, failure counts, outages and declined users."""
-    global _charge_outage, _refund_outage
+    """Forget all recorded charges and refunds, failure counts, outages and declined users; accept payments."""
+    global _charge_outage, _refund_outage, _declining
     with _lock:
         ledger.clear()
         _failed_so_far.clear()
         _declined_users.clear()
         _charge_outage = 0
         _refund_outage = 0
+        _declining = False

@@ -1,106 +1,228 @@
 """Behaviour checks for the exercises, run through the real Restate against the learner's code.
 
-Each check drives handlers over Restate's ingress with keys nobody else uses, then looks at
-results, journals and K/V state. The first behaviour that is off ends the check with a
-message that says what was expected and what happened instead.
+Each check sets up its own Virtual Object keys (nobody else uses them), drives the learner's
+handlers over Restate's ingress, then looks at results, journals, K/V state and the tour's
+stand-ins for the outside world (payment ledger, e-mail outbox). The first behaviour that is
+off ends the check with what happened, and a hint that fits that failure. A handler that keeps
+failing, its own or one it calls, ends the check at once; whatever the check started and left
+unfinished is killed before it returns.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
-import os
+import difflib
+import functools
+import json
+import re
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from tour.auxiliary import email_client, payment_client
-from tourlab import NO_ARG, InvocationError, JournalEntry, Lab, LabError, poll
+from tourlab import (
+    NO_ARG,
+    PROJECT_ROOT,
+    Invocation,
+    InvocationError,
+    JournalEntry,
+    Lab,
+    LabError,
+    Stuck,
+    poll,
+)
 from tourlab.course.exercises import Exercise, find_exercise
+from tourlab.course.workspace import relative_imports
 
 
 class CheckFailedError(LabError):
-    """A behaviour of the learner's code is not what the exercise asks for."""
+    """A behaviour of the learner's code is not what the exercise asks for; `hint` fits this failure."""
+
+    def __init__(self, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.hint = hint
+
+
+# -- what a check shows ---------------------------------------------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&#|~])")
+
+
+def markdown_text(text: str) -> str:
+    """`text` as Markdown that shows exactly these characters (``<key>`` stays, ``_`` is no emphasis)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 @dataclass
 class CheckResult:
-    """The outcome of one check: what passed, and the first thing that did not."""
+    """The outcome of one check: what passed, the first thing that did not, a hint for it, what is live."""
 
     exercise: Exercise
     passed: list[str] = field(default_factory=list)
     problem: str | None = None
     hint: str | None = None
+    #: Which code Restate serves after the check (set by ``Section.check``).
+    serving: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+    def _help(self) -> tuple[str, str]:
+        exercise_id = self.exercise.id
+        return f'section.hint("{exercise_id}")', f'section.solution("{exercise_id}")'
 
     def _lines(self) -> list[str]:
         title = self.exercise.title
         head = f"PASSED  {title}" if self.ok else f"NOT YET  {title}"
         lines = [head, *(f"  [ok]   {claim}" for claim in self.passed)]
         if self.problem is not None:
+            more, answer = self._help()
             lines.append(f"  [fail] {self.problem}")
-            lines.append(f"Hint 1/{len(self.exercise.hints)}: {self.hint}")
-            lines.append(
-                f'More help: section.hint("{self.exercise.id}")   The answer: section.solution("{self.exercise.id}")'
-            )
+            lines.append(f"Hint: {self.hint or self.exercise.hints[0]}")
+            lines.append(f"More hints: {more}   The answer: {answer}")
+        if self.serving:
+            lines.append(self.serving)
         return lines
 
     def __repr__(self) -> str:
         return "\n".join(self._lines())
 
     def _repr_markdown_(self) -> str:
-        title = self.exercise.title
-        mark = "✅ **Passed**" if self.ok else "❌ **Not yet**"
-        lines = [f"{mark}: {title}", ""]
-        lines += [f"- ✔ {claim}" for claim in self.passed]
+        mark = "✔ **Passed**" if self.ok else "✘ **Not yet**"
+        lines = [f"{mark}: {markdown_text(self.exercise.title)}", ""]
+        lines += [f"- ✔ {markdown_text(claim)}" for claim in self.passed]
         if self.problem is not None:
-            lines.append(f"- ✘ {self.problem}")
+            more, answer = self._help()
+            lines.append(f"- ✘ {markdown_text(self.problem)}")
             lines += [
                 "",
-                f"**Hint 1/{len(self.exercise.hints)}:** {self.hint}",
+                f"**Hint:** {markdown_text(self.hint or self.exercise.hints[0])}",
                 "",
-                (
-                    f'More help: `section.hint("{self.exercise.id}")` · '
-                    f'the answer: `section.solution("{self.exercise.id}")`'
-                ),
+                f"More hints: `{more}` · the answer: `{answer}`",
             ]
+        if self.serving:
+            lines += ["", markdown_text(self.serving)]
         return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def long_reservations() -> Iterator[None]:
-    """Keep reservations from expiring while a check runs (notebooks may shorten them)."""
-    previous = os.environ.get("TOUR_RESERVATION_SECONDS")
-    os.environ["TOUR_RESERVATION_SECONDS"] = "900"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("TOUR_RESERVATION_SECONDS", None)
-        else:
-            os.environ["TOUR_RESERVATION_SECONDS"] = previous
+# -- hints for Python errors ----------------------------------------------------------------------
+
+_NAME_ERROR = re.compile(r"NameError: name '(\w+)' is not defined")
+_IMPORT_ERROR = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
+_NOT_CALLABLE = re.compile(r"TypeError: (?:'\w+' object is not callable|the first argument must be callable)")
+_NONE_VALUE = re.compile(r"'NoneType' object|argument of type 'NoneType'")
+_FILE = re.compile(r"(\w+\.py)")
+#: Names the tour's code uses that no tour module imports.
+_EXTRA_IMPORTS = {"timedelta": "from datetime import timedelta", "TerminalError": "from restate import TerminalError"}
 
 
-@contextlib.contextmanager
-def declining_payments() -> Iterator[None]:
-    """Make ``payment_client.call`` decline every payment while a check runs."""
-    original = payment_client.call
+@dataclass(frozen=True)
+class _Origin:
+    """Where a name of the tour's code comes from: the import that brings it, or the module defining it."""
 
-    async def decline(idempotency_key: str, amount: int) -> bool:
-        return False
+    import_line: str
+    module_file: str | None = None
+    source: str | None = None
 
-    payment_client.call = decline
-    try:
-        yield
-    finally:
-        payment_client.call = original
+
+@functools.cache
+def _tour_names() -> dict[str, _Origin]:
+    """Every name the finished tour app (``tour/part4``) defines or imports, and where it comes from."""
+    names = {name: _Origin(line) for name, line in _EXTRA_IMPORTS.items()}
+    for path in sorted((PROJECT_ROOT / "tour" / "part4").glob("*.py")):
+        text = path.read_text()
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    single = ast.ImportFrom(module=node.module, names=[alias], level=node.level)
+                    names.setdefault(alias.asname or alias.name, _Origin(relative_imports(ast.unparse(single))))
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    names.setdefault(alias.asname or alias.name, _Origin(f"import {alias.name}"))
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Assign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node]
+                for target in targets:
+                    name = target.id if isinstance(target, ast.Name) else getattr(target, "name", None)
+                    if name:
+                        line = text.splitlines()[node.lineno - 1].strip()
+                        names[name] = _Origin(f"from .{path.stem} import {name}", path.name, line)
+    return names
+
+
+def _name_hint(name: str, failing_file: str | None) -> str:
+    origin = _tour_names().get(name)
+    if origin is None:
+        close = difflib.get_close_matches(name, list(_tour_names()), n=1)
+        guess = f" Did you mean {close[0]}?" if close else ""
+        return f"Python does not know the name {name}: check its spelling.{guess}"
+    if origin.module_file is not None and origin.module_file == failing_file:
+        return (
+            f"{name} belongs in {failing_file} itself, but your file does not define it. "
+            f"The finished tour app has this line there: {origin.source}"
+        )
+    return f"{name} lives in another module, so your cell must import it first: {origin.import_line}"
+
+
+def error_hint(error_text: str | None) -> str | None:
+    """A hint for the Python error in `error_text` (a missing import, a typo...), or None if none fits."""
+    text = error_text or ""
+    files = _FILE.findall(text)
+    if found := _NAME_ERROR.search(text):
+        return _name_hint(found[1], files[-1] if files else None)
+    if found := _IMPORT_ERROR.search(text):
+        origin = _tour_names().get(found[1])
+        where = f" It is imported like this: {origin.import_line}" if origin else ""
+        return f"{found[2]} has no {found[1]}.{where}"
+    if _NONE_VALUE.search(text):
+        return (
+            "ctx.get gives None for a state key that was never set (a new cart, an untouched seat): give it a "
+            'default, e.g. await ctx.get("tickets", type_hint=list[str]) or [].'
+        )
+    if _NOT_CALLABLE.search(text):
+        return (
+            "ctx.run_typed got a value where it needs a function to call. It takes the function "
+            'and its arguments separately: ctx.run_typed("email", email_client.notify_user_of_payment_success, '
+            'RunOptions(type_hint=bool), order["user_id"]), not the result of calling it.'
+        )
+    return None
+
+
+# -- driving the learner's handlers ---------------------------------------------------------------
+
+_CALLS = ("Command: Call", "Command: OneWayCall")
+_FAILING = ("backing-off", "paused")
+#: How long a check waits before asking Restate what blocks an invocation, and how often after that.
+_DIAGNOSE_AFTER = 0.15
+_DIAGNOSE_EVERY = 0.25
+
+
+def _target(service: str, key: str | None, handler: str) -> str:
+    return f"{service}/{handler}" if key is None else f"{service}/<key>/{handler}"
+
+
+def key_of(target: str | None) -> str:
+    """The Virtual Object key of ``Service/key/handler`` ('' for a service)."""
+    parts = (target or "").split("/")
+    return parts[1] if len(parts) == 3 else ""
+
+
+@dataclass
+class _Watch:
+    """Where a waiting invocation stands: finished, or why it cannot finish."""
+
+    seen: Invocation | None = None
+    stuck: Stuck | None = None
+    sleeping: str | None = None
 
 
 class Probe:
-    """Drives the learner's handlers through Restate and reads back what happened."""
+    """Drives the learner's handlers through Restate, reads back what happened, cleans up after itself."""
 
     def __init__(self, lab: Lab, *, timeout: float = 8.0) -> None:
         self.lab = lab
@@ -108,239 +230,743 @@ class Probe:
         self.run = uuid.uuid4().hex[:8]
         self.passed: list[str] = []
         self.last_id: str | None = None
+        #: Invocations this check started over the ingress.
+        self.sent: list[str] = []
+        self._labels: dict[str, str] = {}
+
+    # -- keys and wording --------------------------------------------------------------------
 
     def key(self, name: str) -> str:
-        """A Virtual Object key that only this check run uses."""
-        return f"check-{name}-{self.run}"
+        """A Virtual Object key that only this check run uses; messages call it by `name`."""
+        key = f"check-{name}-{self.run}"
+        self._labels[key] = name
+        return key
+
+    def named(self, value: Any) -> str:
+        """`value` for a message, with this check's keys written as their short names."""
+        if isinstance(value, list | tuple):
+            return "[" + ", ".join(self.named(v) for v in value) + "]"
+        if isinstance(value, str) and value in self._labels:
+            return self._labels[value]
+        text = repr(value)
+        for key, label in self._labels.items():
+            text = text.replace(repr(key), label).replace(key, label)
+        return text
 
     def ok(self, claim: str) -> None:
         self.passed.append(claim)
 
     @staticmethod
-    def fail(problem: str) -> NoReturn:
-        raise CheckFailedError(problem)
+    def fail(problem: str, hint: str | None = None) -> NoReturn:
+        raise CheckFailedError(problem, hint=hint)
+
+    # -- setting up state ----------------------------------------------------------------------
+
+    def seed(self, objects: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """Give fresh Virtual Object keys their K/V state through Restate's admin API (like `restate kv edit`)."""
+        for (service, key), values in objects.items():
+            new_state = {name: list(json.dumps(value).encode()) for name, value in values.items()}
+            response = self.lab.client.http.post(
+                f"{self.lab.admin_url}/services/{service}/state", json={"object_key": key, "new_state": new_state}
+            )
+            if not response.is_success:
+                raise LabError(f"Restate refused to set up {service}/{key} for the check: {response.text.strip()}")
+        polled = poll(
+            lambda: self.lab.states(list(objects)),
+            lambda seen: all(seen.get(obj, {}) == values for obj, values in objects.items()),
+            timeout=5.0,
+            interval=0.01,
+        )
+        if not polled.ok:
+            raise LabError("The state the check set up did not show up in Restate within 5 s.")
+
+    # -- invoking ------------------------------------------------------------------------------
 
     def invoke(self, service: str, key: str | None, handler: str, arg: Any = NO_ARG) -> Any:
-        """Run a handler to completion and return its result; a failing handler fails the check."""
-        target = f"{service}/{handler}" if key is None else f"{service}/<key>/{handler}"
+        """Run a handler to completion and return its result; a failing handler fails the check at once."""
+        target = _target(service, key, handler)
         inv_id = self.lab.send(service, key, handler, arg)
+        self.sent.append(inv_id)
         self.last_id = inv_id
-        polled = poll(
-            lambda: self.lab.invocation(inv_id),
-            lambda seen: seen is not None and seen.status in ("completed", "backing-off", "paused"),
-            timeout=self.timeout,
-            interval=0.02,
-        )
-        seen = polled.value
-        if seen is not None and seen.status == "completed":
-            try:
-                return self.lab.output(inv_id)
-            except InvocationError as failed:
-                self.fail(f"{target} ended with an error: {failed}")
-        with contextlib.suppress(LabError):
-            self.lab.kill(inv_id)
-        if seen is not None and seen.status in ("backing-off", "paused"):
-            failure = (seen.last_failure or "it raised an error").splitlines()[0]
-            self.fail(f"{target} fails instead of finishing: {failure} (details: lab.logs())")
-        status = seen.status if seen else "unknown"
-        raise CheckFailedError(f"{target} did not finish within {self.timeout:g} s (it was {status!r}).")
+        self.wait_finished(inv_id, target)
+        try:
+            return self.lab.output(inv_id)
+        except InvocationError as failed:
+            self.fail(f"{target} ended with an error: {failed}", error_hint(str(failed)))
+
+    def wait_finished(self, inv_id: str, what: str) -> None:
+        """Wait until an invocation completed; fail as soon as it, or what it waits for, keeps failing."""
+        began = time.monotonic()
+        next_look = {"at": began + _DIAGNOSE_AFTER}
+
+        def look() -> _Watch:
+            watch = _Watch(self.lab.invocation(inv_id))
+            status = watch.seen.status if watch.seen else None
+            now = time.monotonic()
+            if status in _FAILING or (status not in (None, "completed") and now >= next_look["at"]):
+                next_look["at"] = now + _DIAGNOSE_EVERY
+                watch.stuck = self.lab.why_stuck(inv_id)
+                if watch.stuck is None and status in ("running", "suspended"):
+                    watch.sleeping = self._sleeping(inv_id)
+            return watch
+
+        def settled(watch: _Watch) -> bool:
+            completed = watch.seen is not None and watch.seen.status == "completed"
+            return completed or watch.stuck is not None or watch.sleeping is not None
+
+        polled = poll(look, settled, timeout=self.timeout, interval=0.02)
+        watch = polled.value
+        if watch.stuck is not None:
+            self._fail_stuck(what, watch.stuck)
+        if watch.sleeping is not None:
+            self.fail(
+                f"{what} is sleeping ({watch.sleeping}), so it cannot finish while the check waits; "
+                "the check stopped it.",
+                "Nothing in this exercise needs ctx.sleep: a delayed message (send_delay=...) does the waiting "
+                "without blocking the object.",
+            )
+        if not polled.ok:
+            status = watch.seen.status if watch.seen else "unknown"
+            self.fail(
+                f"{what} did not finish within {self.timeout:g} s (it was {status!r}); the check stopped it.",
+                "Look at lab.logs() and section.invocations(): something waits for a reply that never comes.",
+            )
+
+    def _sleeping(self, inv_id: str) -> str | None:
+        for entry in self.lab.journal(inv_id):
+            if entry.entry_type == "Command: Sleep" and not entry.completed:
+                return f"ctx.sleep until {entry.wake_up_at}" if entry.wake_up_at else "ctx.sleep"
+        return None
+
+    def _fail_stuck(self, what: str, stuck: Stuck) -> NoReturn:
+        culprit = stuck.culprit
+        failure = culprit.failure or "no error text"
+        shown = _shown(culprit.target)
+        if stuck.relation == "itself":
+            problem = f"{what} fails instead of finishing: {failure}."
+        elif stuck.relation == "calls":
+            problem = f"{what} cannot finish: it waits for {shown}, which keeps failing: {failure}."
+        else:
+            problem = f"{what} cannot start: {shown} holds its key and keeps failing: {failure}."
+        problem += " The check stopped it (details: lab.logs())."
+        hint = error_hint(failure)
+        if hint is None and stuck.relation != "itself":
+            hint = (
+                f"The error is in {shown}, not in the handler this exercise is about: fix that handler and check again."
+            )
+        self.fail(problem, hint)
+
+    def wait_all(self, ids: list[str], what: str) -> None:
+        """Wait until invocations this check caused (e.g. messages a handler sent) have completed."""
+        if not ids:
+            return
+        quoted = ", ".join(f"'{i}'" for i in ids)
+
+        def look() -> list[dict[str, Any]]:
+            return self.lab.query(f"SELECT id, target, status FROM sys_invocation WHERE id IN ({quoted})")
+
+        def settled(rows: list[dict[str, Any]]) -> bool:
+            done = [r for r in rows if r["status"] == "completed"]
+            return len(done) == len(ids) or any(r["status"] in _FAILING for r in rows)
+
+        polled = poll(look, settled, timeout=self.timeout, interval=0.02)
+        for row in polled.value:
+            if row["status"] in _FAILING:
+                failing = self.lab.invocation(row["id"])
+                failure = failing.failure if failing else "no error text"
+                self.fail(
+                    f"{what}: {_shown(row['target'])} keeps failing: {failure}. "
+                    "The check stopped it (details: lab.logs()).",
+                    error_hint(failure)
+                    or f"The error is in {_shown(row['target'])}: fix that handler and check again.",
+                )
+        if not polled.ok:
+            self.fail(f"{what}: they did not finish within {self.timeout:g} s; the check stopped them.")
+
+    # -- reading back ----------------------------------------------------------------------------
 
     def journal(self, inv_id: str | None = None) -> list[JournalEntry]:
         return self.lab.journal(inv_id or self.last_id)
 
-    def commands_to(self, target: str, inv_id: str | None = None) -> list[str]:
-        """Entry types of the journal commands that call or message `target`."""
-        return [e.entry_type for e in self.journal(inv_id) if e.target == target]
-
     def state(self, service: str, key: str) -> dict[str, Any]:
         return self.lab.state(service, key)
 
-    def wait_completed(self, target: str, timeout: float = 5.0) -> bool:
-        """Wait until an invocation of `target` (``Svc/key/handler``) has completed."""
-        return poll(
-            lambda: [i for i in self.lab.invocations(target=target, limit=10) if i.target == target],
-            lambda found: any(i.status == "completed" for i in found),
-            timeout=timeout,
-        ).ok
+    def output(self, call: JournalEntry) -> Any:
+        """The result of the invocation that a call in a journal started."""
+        if call.callee_id is None:
+            return None
+        what = _shown(call.target or "?/?")
+        self.wait_finished(call.callee_id, what)
+        try:
+            return self.lab.output(call.callee_id)
+        except InvocationError as failed:
+            self.fail(f"{what} ended with an error: {failed}", error_hint(str(failed)))
 
+    # -- cleaning up -----------------------------------------------------------------------------
 
-# -- the checks ---------------------------------------------------------------------------------
-
-
-def check_checkout_calls_handle(p: Probe) -> None:
-    cart = p.key("cart")
-    result = p.invoke("CartObject", cart, "checkout")
-    commands = p.commands_to("CheckoutService/handle")
-    if "Command: Call" not in commands:
-        if "Command: OneWayCall" in commands:
-            p.fail(
-                "checkout sends CheckoutService/handle a one-way message, so it never learns whether "
-                "the payment worked. Make it a request-response call and return the answer."
+    def cleanup(self) -> None:
+        """Kill what this check started and left unfinished (its keys and calls are its own)."""
+        sent = ", ".join(f"'{i}'" for i in self.sent) or "''"
+        with contextlib.suppress(LabError):
+            rows = self.lab.query(
+                "SELECT id FROM sys_invocation WHERE status != 'completed' AND "
+                f"(target LIKE '%-{self.run}/%' OR id IN ({sent}) OR invoked_by_id IN ({sent}))"
             )
-        p.fail("CartObject/checkout does not call CheckoutService/handle: its journal has no call entry.")
-    p.ok("checkout calls CheckoutService/handle (its journal has a 'Command: Call' entry)")
-    if result is not True:
-        p.fail(f"checkout returned {result!r}; it should return the answer of handle (True).")
-    p.ok("checkout returns what handle answered")
+            for row in rows:
+                with contextlib.suppress(LabError):
+                    self.lab.kill(row["id"])
 
 
-def _add_ticket(p: Probe, cart: str, seat: str) -> None:
-    added = p.invoke("CartObject", cart, "addTicket", seat)
-    tickets = p.state("CartObject", cart).get("tickets") or []
-    if added is not True or seat not in tickets:
-        p.fail(
-            f"Before this check can start, addTicket must reserve the seat and store it in the cart's "
-            f"'tickets' state; it returned {added!r} and the cart holds {len(tickets)} ticket(s). "
-            "Run the addTicket cell of this section first."
-        )
+def _split(target: str) -> tuple[str, str | None, str]:
+    parts = target.split("/")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else (parts[0], None, parts[-1])
 
 
-def check_expire_ticket(p: Probe) -> None:
-    cart, seat, other = p.key("cart"), p.key("seat"), p.key("other-seat")
-    with long_reservations():
-        _add_ticket(p, cart, seat)
-        p.invoke("CartObject", cart, "expireTicket", seat)
-    left = p.state("CartObject", cart).get("tickets") or []
-    if seat in left:
-        p.fail(
-            "After expireTicket the ticket is still in the cart: take it out of the list and store "
-            "the list again with ctx.set."
-        )
-    p.ok("expireTicket takes the ticket out of the cart")
-    if f"TicketObject/{seat}/unreserve" not in {e.target for e in p.journal()}:
-        p.fail("expireTicket took the ticket out of the cart but never sent TicketObject/unreserve for it.")
-    p.ok("expireTicket sends TicketObject/unreserve for that seat")
-    p.invoke("CartObject", cart, "expireTicket", other)
-    if f"TicketObject/{other}/unreserve" in {e.target for e in p.journal()}:
-        p.fail(
-            "expireTicket released a seat that was not in the cart (someone else may hold it now): "
-            "only send unreserve when the ticket is in 'tickets'."
-        )
-    p.ok("expireTicket leaves seats alone that are not in the cart")
+def _shown(target: str) -> str:
+    """A target for a message: ``TicketObject/<key>/markAsSold`` (the check's keys mean nothing to the learner)."""
+    return _target(*_split(target))
 
 
-def _status(p: Probe, seat: str) -> str | None:
-    return p.state("TicketObject", seat).get("status")
+def messages(entries: list[JournalEntry], service: str, handler: str) -> list[JournalEntry]:
+    """The calls and one-way messages in a journal that go to `handler` of `service`."""
+    return [
+        e
+        for e in entries
+        if e.entry_type in _CALLS and e.target and _split(e.target)[0] == service and _split(e.target)[2] == handler
+    ]
 
 
-def _reserved_seat(p: Probe, name: str) -> str:
-    seat = p.key(name)
-    if p.invoke("TicketObject", seat, "reserve") is not True or _status(p, seat) != "RESERVED":
-        p.fail(
-            "reserve does not work yet (a fresh seat should give True and the status 'RESERVED'): "
-            'finish section.check("reserve") first.'
-        )
-    return seat
+def _run_steps(entries: list[JournalEntry]) -> list[JournalEntry]:
+    return [e for e in entries if e.entry_type == "Command: Run"]
 
 
-def check_reserve(p: Probe) -> None:
-    seat = p.key("seat")
-    first = p.invoke("TicketObject", seat, "reserve")
-    if first is not True:
-        p.fail(f"reserve on a seat nobody touched returned {first!r}; such a seat is AVAILABLE, so: True.")
-    status = _status(p, seat)
-    if status != "RESERVED":
-        p.fail(
-            f"reserve returned True but left the 'status' state at {status!r}; store 'RESERVED' "
-            "so the next reservation of this seat can see it is taken."
-        )
-    p.ok("reserve on an available seat returns True and stores 'RESERVED'")
-    second = p.invoke("TicketObject", seat, "reserve")
-    if second is not False:
-        p.fail(f"Reserving the same seat again returned {second!r}; a seat that is taken gives False.")
-    p.ok("reserve on a reserved seat returns False")
-
-
-def check_unreserve(p: Probe) -> None:
-    seat = _reserved_seat(p, "seat")
-    p.invoke("TicketObject", seat, "unreserve")
-    status = _status(p, seat)
-    if status not in (None, "AVAILABLE"):
-        p.fail(f"After unreserve the status is still {status!r}; clear it so the seat is available again.")
-    p.ok("unreserve makes a reserved seat available")
-    if p.invoke("TicketObject", seat, "reserve") is not True:
-        p.fail("After unreserve the seat cannot be reserved again.")
-    p.ok("an unreserved seat can be reserved again")
-
-
-def check_mark_as_sold(p: Probe) -> None:
-    seat = _reserved_seat(p, "seat")
-    p.invoke("TicketObject", seat, "markAsSold")
-    status = _status(p, seat)
-    if status != "SOLD":
-        p.fail(f"markAsSold on a reserved seat left the status at {status!r}; it should be 'SOLD'.")
-    p.ok("markAsSold turns RESERVED into SOLD")
-    p.invoke("TicketObject", seat, "unreserve")
-    status = _status(p, seat)
-    if status != "SOLD":
-        p.fail(
-            f"unreserve turned a SOLD ticket into {status!r}: an expiring reservation must never "
-            "undo a sale. Leave SOLD tickets alone in unreserve."
-        )
-    p.ok("unreserve leaves a SOLD ticket sold")
-    if p.invoke("TicketObject", seat, "reserve") is not False:
-        p.fail("A SOLD seat could be reserved again; reserve must give False for it.")
-    p.ok("a SOLD seat cannot be reserved")
-    free = p.key("free-seat")
-    p.invoke("TicketObject", free, "markAsSold")
-    if _status(p, free) == "SOLD":
-        p.fail("markAsSold sold a seat that was never reserved; only RESERVED seats can be sold.")
-    p.ok("markAsSold ignores seats that are not reserved")
+@contextlib.contextmanager
+def declined_payments() -> Iterator[None]:
+    """Make the tour's payment provider decline every payment while a check runs."""
+    payment_client.decline_payments(True)
+    try:
+        yield
+    finally:
+        payment_client.decline_payments(False)
 
 
 def _mails(user: str) -> list[str]:
     return [subject for who, subject in list(email_client.outbox) if who == user]
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+# -- the checks -----------------------------------------------------------------------------------
+
+
+def check_checkout_calls_handle(p: Probe) -> None:
+    """CartObject/checkout hands an order to CheckoutService/handle (section 01).
+
+    Checked: checkout makes exactly one request-response call (not a one-way message) to
+    CheckoutService/handle and waits for its answer; the order it sends has user_id = the
+    cart's key and tickets = ["seat2B"] (hard-coded for now, as the exercise says); checkout
+    returns what handle answered. A failing handle ends the check at once, naming it.
+    """
+    cart = p.key("cart")
+    result = p.invoke("CartObject", cart, "checkout")
+    calls = messages(p.journal(), "CheckoutService", "handle")
+    if not calls:
+        p.fail("CartObject/checkout does not call CheckoutService/handle: its journal has no call entry.")
+    if all(c.entry_type == "Command: OneWayCall" for c in calls):
+        p.fail(
+            "checkout sends CheckoutService/handle a one-way message, so it never learns whether the payment worked.",
+            "A one-way message (ctx.service_send) gets no answer. Use a request-response call: "
+            "return await ctx.service_call(handle, arg=order).",
+        )
+    if len(calls) > 1:
+        p.fail(
+            f"checkout calls CheckoutService/handle {len(calls)} times; one checkout is one order, so one call.",
+            "Call handle once, keep its answer in a variable if you need it twice.",
+        )
+    call = calls[0]
+    p.ok("checkout calls CheckoutService/handle with a request-response call")
+    order = call.value
+    if not isinstance(order, dict) or set(order) != {"user_id", "tickets"}:
+        p.fail(
+            f"checkout sent handle {p.named(order)} as the order; an Order is a dict with the keys "
+            "'user_id' and 'tickets'.",
+            'Build the order as {"user_id": ctx.key(), "tickets": ["seat2B"]} and pass it as arg=order.',
+        )
+    if order["user_id"] != cart:
+        p.fail(
+            f"The order's user_id is {order['user_id']!r}, but the cart that checked out has the key {cart!r}: "
+            "the user is the cart's key.",
+            "Inside a Virtual Object handler ctx.key() is the key it runs for: use it as the user_id.",
+        )
+    if order["tickets"] != ["seat2B"]:
+        p.fail(
+            f"The order's tickets are {p.named(order['tickets'])}; for now the exercise asks for the "
+            "hard-coded list ['seat2B'] (the cart learns to remember its tickets in section 04).",
+            'Use "tickets": ["seat2B"] in the order.',
+        )
+    p.ok("the order holds the cart's key as user_id and the tickets ['seat2B']")
+    if not call.completed:
+        p.fail(
+            "checkout does not wait for the answer of CheckoutService/handle (the call's result never "
+            "reached its journal).",
+            "ctx.service_call(...) gives you something to await: return await ctx.service_call(handle, arg=order).",
+        )
+    answer = p.output(call)
+    if result != answer:
+        p.fail(
+            f"checkout returned {result!r}, but handle answered {answer!r}; checkout should return that answer.",
+            "return await ctx.service_call(handle, arg=order) gives back exactly what handle answered.",
+        )
+    p.ok("checkout waits for handle and returns its answer")
+
+
+def check_expire_ticket(p: Probe) -> None:
+    """CartObject/expireTicket releases a ticket only while it is still in the cart (section 04).
+
+    Checked, on a cart holding seat-a, seat-b and seat-c: expiring seat-b takes exactly seat-b out of
+    the cart's "tickets" (seat-a and seat-c stay) and sends TicketObject/unreserve once, for seat-b
+    only; expiring a seat that is not in the cart changes nothing and releases nothing; expiring
+    on a cart that has no state yet works and releases nothing.
+    """
+    cart = p.key("cart")
+    seats = [p.key("seat-a"), p.key("seat-b"), p.key("seat-c")]
+    seat_b = seats[1]
+    others = [seats[0], seats[2]]
+    p.seed({("CartObject", cart): {"tickets": seats}})
+    p.invoke("CartObject", cart, "expireTicket", seat_b)
+    left = p.state("CartObject", cart).get("tickets")
+    if isinstance(left, list) and seat_b in left:
+        p.fail(
+            "After expireTicket the ticket is still in the cart: take it out of the list and store "
+            "the list again with ctx.set.",
+            _state_hint(p.journal(), "tickets"),
+        )
+    if not left:
+        p.fail(
+            f"expireTicket({p.named(seat_b)}) on a cart holding {p.named(seats)} emptied the whole cart; "
+            f"{p.named(others)} were not expired and must stay.",
+            "Remove just this one ticket from the list (tickets.remove(ticket_id)) and store the rest "
+            'with ctx.set("tickets", tickets).',
+        )
+    if not isinstance(left, list) or sorted(left) != sorted(others):
+        p.fail(
+            f"expireTicket({p.named(seat_b)}) on a cart holding {p.named(seats)} left {p.named(left)} in "
+            f"'tickets'; expected {p.named(others)}.",
+            'Store the same list you read, minus this ticket: ctx.set("tickets", tickets).',
+        )
+    p.ok("expireTicket takes exactly that ticket out of the cart; the others stay")
+    released = messages(p.journal(), "TicketObject", "unreserve")
+    keys = [key_of(m.target) for m in released]
+    if not released:
+        p.fail(
+            "expireTicket took the ticket out of the cart but never sent TicketObject/unreserve for it, "
+            "so the seat stays reserved for nobody.",
+            "After removing it: ctx.object_send(unreserve, key=ticket_id, arg=None).",
+        )
+    if any(k != seat_b for k in keys):
+        wrong = sorted({k for k in keys if k != seat_b})
+        p.fail(
+            f"expireTicket({p.named(seat_b)}) also sent unreserve to {p.named(wrong)}, which are still in the cart.",
+            "Send unreserve with key=ticket_id, the one ticket that expired.",
+        )
+    if len(keys) > 1:
+        p.fail(f"expireTicket sent TicketObject/unreserve {len(keys)} times for one ticket; once is enough.")
+    p.ok("expireTicket sends TicketObject/unreserve once, for that ticket only")
+
+    stranger = p.key("seat-d")
+    p.invoke("CartObject", cart, "expireTicket", stranger)
+    if messages(p.journal(), "TicketObject", "unreserve"):
+        p.fail(
+            f"expireTicket({p.named(stranger)}) released a seat that is not in the cart: it may be sold "
+            "or reserved by someone else by now.",
+            "Only send unreserve inside if ticket_id in tickets: ...",
+        )
+    after = p.state("CartObject", cart).get("tickets")
+    if not isinstance(after, list) or sorted(after) != sorted(others):
+        p.fail(
+            f"expireTicket({p.named(stranger)}), a seat that is not in the cart, changed 'tickets' from "
+            f"{p.named(others)} to {p.named(after)}.",
+            "When the ticket is not in the cart, leave the state alone.",
+        )
+    p.ok("expireTicket of a seat that is not in the cart changes nothing and releases nothing")
+
+    empty = p.key("empty-cart")
+    p.invoke("CartObject", empty, "expireTicket", p.key("seat-e"))
+    if messages(p.journal(), "TicketObject", "unreserve"):
+        p.fail(
+            "expireTicket on a cart that holds no tickets still released the seat.",
+            "Only send unreserve inside if ticket_id in tickets: ...",
+        )
+    if p.state("CartObject", empty).get("tickets"):
+        p.fail("expireTicket on an empty cart put tickets into it.")
+    p.ok("expireTicket on a cart without tickets does nothing")
+
+
+def _state_hint(entries: list[JournalEntry], name: str) -> str | None:
+    """A hint for a handler that should have changed the state `name`: None if it never read it."""
+    if not any(e.entry_type.startswith("Command: Get") and e.name == name for e in entries):
+        return None
+    if not any(e.entry_type == "Command: SetState" and e.name == name for e in entries):
+        return (
+            f"Changing the Python list changes nothing in Restate: store it again with ctx.set({name!r}, ...) "
+            "after removing the ticket."
+        )
+    return "The list you store must no longer hold the ticket: remove it before ctx.set."
+
+
+_SPELLING = (
+    'The three statuses are spelled exactly "AVAILABLE", "RESERVED" and "SOLD" (reserve and unreserve compare them).'
+)
+
+
+def _spelling_hint(status: Any) -> str | None:
+    return _SPELLING if isinstance(status, str) and status not in ("AVAILABLE", "RESERVED", "SOLD") else None
+
+
+def _status(p: Probe, seat: str) -> Any:
+    return p.state("TicketObject", seat).get("status")
+
+
+def _seats(p: Probe, **statuses: str | None) -> dict[str, str]:
+    """Fresh seats named after the keywords, with the given "status" (None: never touched)."""
+    seats = {name: p.key(name) for name in statuses}
+    p.seed({("TicketObject", seats[n]): {"status": s} for n, s in statuses.items() if s is not None})
+    return seats
+
+
+_AVAILABLE = (None, "AVAILABLE")
+
+
+def check_reserve(p: Probe) -> None:
+    """TicketObject/reserve: AVAILABLE -> RESERVED (section 04).
+
+    Checked: a seat with no status, or the status "AVAILABLE", gives True and becomes
+    "RESERVED"; reserving it again gives False and it stays "RESERVED"; a "SOLD" seat gives
+    False and stays "SOLD".
+    """
+    seats = _seats(p, fresh=None, available="AVAILABLE", sold="SOLD")
+    first = p.invoke("TicketObject", seats["fresh"], "reserve")
+    if first is not True:
+        p.fail(
+            f"reserve on a seat nobody touched returned {first!r}; such a seat is AVAILABLE, so: True.",
+            'A seat without a "status" is available: status = await ctx.get("status", type_hint=str) or "AVAILABLE".',
+        )
+    status = _status(p, seats["fresh"])
+    if status != "RESERVED":
+        p.fail(
+            f"reserve returned True but left the 'status' state at {status!r}; store 'RESERVED' "
+            "so the next reservation of this seat can see it is taken.",
+            _spelling_hint(status),
+        )
+    p.ok("reserve on an untouched seat returns True and stores 'RESERVED'")
+    second = p.invoke("TicketObject", seats["fresh"], "reserve")
+    status = _status(p, seats["fresh"])
+    if second is not False or status != "RESERVED":
+        p.fail(
+            f"Reserving a RESERVED seat again returned {second!r} and left the status {status!r}; "
+            "a seat that is taken gives False and stays RESERVED.",
+            'Change the status and return True only when it is "AVAILABLE"; otherwise return False.',
+        )
+    p.ok("reserve on a reserved seat returns False")
+    sold = p.invoke("TicketObject", seats["sold"], "reserve")
+    status = _status(p, seats["sold"])
+    if sold is not False or status != "SOLD":
+        p.fail(
+            f"reserve on a SOLD seat returned {sold!r} and left the status {status!r}: a sold seat can never "
+            "be reserved again.",
+            'Check for "AVAILABLE" itself, not just for "RESERVED": a "SOLD" seat must give False.',
+        )
+    p.ok("reserve on a SOLD seat returns False and it stays SOLD")
+    again = p.invoke("TicketObject", seats["available"], "reserve")
+    status = _status(p, seats["available"])
+    if again is not True or status != "RESERVED":
+        p.fail(
+            f"reserve on a seat whose status is 'AVAILABLE' returned {again!r} and left the status {status!r}; "
+            "'AVAILABLE' means free, just like no status at all.",
+            'Treat a missing status and "AVAILABLE" alike: ... or "AVAILABLE", then compare with "AVAILABLE".',
+        )
+    p.ok("reserve treats the status 'AVAILABLE' like an untouched seat")
+
+
+def check_unreserve(p: Probe) -> None:
+    """TicketObject/unreserve: back to AVAILABLE unless SOLD (section 04).
+
+    Checked: a "RESERVED" seat ends with no status (or "AVAILABLE"); a "SOLD" seat stays
+    "SOLD"; a seat nobody touched stays available and unreserve does not fail on it.
+    """
+    seats = _seats(p, reserved="RESERVED", sold="SOLD", fresh=None)
+    p.invoke("TicketObject", seats["reserved"], "unreserve")
+    status = _status(p, seats["reserved"])
+    if status not in _AVAILABLE:
+        p.fail(f"After unreserve the status is still {status!r}; clear it so the seat is available again.")
+    p.ok("unreserve makes a RESERVED seat available")
+    p.invoke("TicketObject", seats["sold"], "unreserve")
+    status = _status(p, seats["sold"])
+    if status != "SOLD":
+        p.fail(
+            f"unreserve turned a SOLD ticket into {status!r}: an expiring reservation must never undo a sale.",
+            'Read the status first and clear it only if it is not "SOLD".',
+        )
+    p.ok("unreserve leaves a SOLD seat sold")
+    p.invoke("TicketObject", seats["fresh"], "unreserve")
+    status = _status(p, seats["fresh"])
+    if status not in _AVAILABLE:
+        p.fail(
+            f"unreserve on a seat nobody touched set its status to {status!r}; it should stay available.",
+            'unreserve only ever clears the status (or sets "AVAILABLE"); it never reserves or sells.',
+        )
+    p.ok("unreserve on an untouched seat leaves it available")
+
+
+def check_mark_as_sold(p: Probe) -> None:
+    """TicketObject/markAsSold: RESERVED -> SOLD (section 04).
+
+    Checked: a "RESERVED" seat becomes "SOLD"; a seat nobody touched, and one whose status is
+    "AVAILABLE", keep their status (only a reserved seat can be sold); a "SOLD" seat stays "SOLD".
+    """
+    seats = _seats(p, reserved="RESERVED", fresh=None, available="AVAILABLE", sold="SOLD")
+    p.invoke("TicketObject", seats["reserved"], "markAsSold")
+    status = _status(p, seats["reserved"])
+    if status != "SOLD":
+        p.fail(
+            f"markAsSold on a reserved seat left the status at {status!r}; it should be 'SOLD'.",
+            _spelling_hint(status),
+        )
+    p.ok("markAsSold turns RESERVED into SOLD")
+    for name, before in (("fresh", None), ("available", "AVAILABLE")):
+        p.invoke("TicketObject", seats[name], "markAsSold")
+        status = _status(p, seats[name])
+        if status != before:
+            what = "nobody touched" if before is None else "whose status is 'AVAILABLE'"
+            p.fail(
+                f"markAsSold on a seat {what} changed its status to {status!r}; only a RESERVED seat can be sold "
+                "(it went through a cart and a payment).",
+                'Change the status only if it is "RESERVED": if status == "RESERVED": ctx.set("status", "SOLD").',
+            )
+    p.ok("markAsSold leaves seats that are not reserved as they are")
+    p.invoke("TicketObject", seats["sold"], "markAsSold")
+    status = _status(p, seats["sold"])
+    if status != "SOLD":
+        p.fail(f"markAsSold on a SOLD seat changed its status to {status!r}; it should stay 'SOLD'.")
+    p.ok("markAsSold leaves a SOLD seat sold")
+
+
 def check_email_notifications(p: Probe) -> None:
-    user = p.key("user")
-    paid = p.invoke("CheckoutService", None, "handle", {"user_id": user, "tickets": ["seat1A"]})
+    """CheckoutService/handle e-mails the outcome of the payment (section 05).
+
+    Checked, for an order of two tickets: when the payment goes through, handle returns True,
+    charges once (2 x 40) and sends order["user_id"] exactly one "payment succeeded" e-mail;
+    when the provider declines (payment_client.call returns False), handle returns False and
+    sends exactly one "payment failed" e-mail. In both cases the e-mail is a journaled ctx.run
+    step of its own, after the payment step, so a retry never sends it again.
+    """
+    for declined in (False, True):
+        user = p.key("declined-user" if declined else "user")
+        order = {"user_id": user, "tickets": [p.key("seat-a"), p.key("seat-b")]}
+        charges_before, outbox_before = len(payment_client.charges()), len(email_client.outbox)
+        with declined_payments() if declined else contextlib.nullcontext():
+            result = p.invoke("CheckoutService", None, "handle", order)
+        _check_mails(p, user, declined, email_client.outbox[outbox_before:])
+        outcome = "a declined payment" if declined else "a successful payment"
+        subject = "payment failed" if declined else "payment succeeded"
+        p.ok(f"{outcome}: one '{subject}' e-mail to order['user_id']")
+        paid = not declined
+        if result is not paid:
+            p.fail(
+                f"After {outcome} handle returned {result!r}; it should return the payment's result ({paid}).",
+                "Keep return paid at the end of handle.",
+            )
+        charges = payment_client.charges()[charges_before:]
+        if [c.amount for c in charges] != [80]:
+            p.fail(
+                f"For an order of 2 tickets handle charged {[c.amount for c in charges]}; expected one charge "
+                "of 80 (2 x 40).",
+                "The payment step from the starting code stays as it is: one ctx.run_typed around payment_client.call.",
+            )
+        p.ok(f"{outcome}: handle charges once (2 x 40) and returns {paid}")
+        runs = _run_steps(p.journal())
+        if len(runs) < 2:
+            p.fail(
+                f"The e-mail went out, but not as a journaled step: the journal of handle has "
+                f"{_count(len(runs), 'run step')}, the payment's only. A retry would send the e-mail again.",
+                'Wrap the e-mail in a step of its own: await ctx.run_typed("email", '
+                'email_client.notify_user_of_payment_success, RunOptions(type_hint=bool), order["user_id"]).',
+            )
+        p.ok(f"{outcome}: the e-mail is a journaled ctx.run step of its own")
+
+
+def _check_mails(p: Probe, user: str, declined: bool, new_mails: list[tuple[str, str]]) -> None:
     mails = _mails(user)
-    if paid is not True:
-        p.fail(f"handle returned {paid!r} for a payment that went through; return the payment result.")
-    if mails != ["payment succeeded"]:
+    expected = "payment failed" if declined else "payment succeeded"
+    function = "notify_user_of_payment_failure" if declined else "notify_user_of_payment_success"
+    outcome = (
+        "When the payment provider declines (payment_client.call returns False)"
+        if declined
+        else ("After a successful payment")
+    )
+    if mails == [expected]:
+        return
+    elsewhere = [who for who, _subject in new_mails if who != user]
+    if not mails and elsewhere:
         p.fail(
-            f"After a successful payment the user received {mails or 'no e-mail'}; expected one "
-            "'payment succeeded' e-mail (email_client.notify_user_of_payment_success)."
+            f"{outcome} the e-mail went to {elsewhere[0]!r} instead of order['user_id'] ({user!r}).",
+            "The user is in the order: email_client." + function + '(order["user_id"]).',
         )
-    p.ok("a successful payment sends one 'payment succeeded' e-mail")
-    runs = [e for e in p.journal() if e.entry_type == "Command: Run"]
-    if len(runs) < 2:
+    if not mails:
         p.fail(
-            "The e-mail went out, but not as a journaled step (the journal of handle has only "
-            f"{len(runs)} run step): a retry would send it again. Wrap it in ctx.run_typed."
+            f"{outcome} the user received no e-mail; expected one {expected!r} e-mail (email_client.{function}).",
         )
-    p.ok("the e-mail is a journaled ctx.run step")
-    declined = p.key("declined-user")
-    with declining_payments():
-        result = p.invoke("CheckoutService", None, "handle", {"user_id": declined, "tickets": ["seat1B"]})
-    mails = _mails(declined)
-    if result is not False or mails != ["payment failed"]:
+    if expected not in mails:
         p.fail(
-            f"When the payment provider declines (payment_client.call returns False), handle returned "
-            f"{result!r} and the user received {mails or 'no e-mail'}; expected False and one "
-            "'payment failed' e-mail."
+            f"{outcome} the user received {mails}; expected one {expected!r} e-mail (email_client.{function}).",
+            "Pick the e-mail with if paid: ... else: ...; the success e-mail only when paid is True.",
         )
-    p.ok("a declined payment sends one 'payment failed' e-mail")
+    p.fail(
+        f"{outcome} the user received {_count(len(mails), 'e-mail')}: {mails}; expected exactly one {expected!r}.",
+        "Send exactly one e-mail per payment: one in the if paid: branch, the other in the else: branch.",
+    )
+
+
+def _cart_with_reserved_seats(p: Probe, cart_name: str, seat_names: list[str]) -> tuple[str, list[str]]:
+    cart = p.key(cart_name)
+    seats = [p.key(n) for n in seat_names]
+    objects: dict[tuple[str, str], dict[str, Any]] = {("CartObject", cart): {"tickets": seats}}
+    objects.update({("TicketObject", s): {"status": "RESERVED"} for s in seats})
+    p.seed(objects)
+    return cart, seats
+
+
+def _handle_call(p: Probe, cart: str, seats: list[str]) -> tuple[JournalEntry, list[JournalEntry]]:
+    """checkout's one call to CheckoutService/handle (checked to carry this cart's order) and its journal."""
+    entries = p.journal()
+    calls = [c for c in messages(entries, "CheckoutService", "handle") if c.entry_type == "Command: Call"]
+    if len(calls) != 1:
+        p.fail(
+            f"CartObject/checkout should call CheckoutService/handle once and wait for the answer; its journal "
+            f"has {_count(len(calls), 'such call')}.",
+            "Keep the starting code's paid = await ctx.service_call(handle, arg=order).",
+        )
+    order = calls[0].value
+    if (
+        not isinstance(order, dict)
+        or order.get("user_id") != cart
+        or sorted(order.get("tickets") or []) != sorted(seats)
+    ):
+        p.fail(
+            f"checkout of a cart holding {p.named(seats)} sent handle the order {p.named(order)}; expected "
+            f"user_id = the cart's key and tickets = {p.named(seats)}.",
+            'The order is {"user_id": ctx.key(), "tickets": tickets}, with the tickets read from the state.',
+        )
+    return calls[0], entries
 
 
 def check_checkout_marks_sold(p: Probe) -> None:
-    cart, seat = p.key("cart"), p.key("seat")
-    with long_reservations():
-        _add_ticket(p, cart, seat)
-        paid = p.invoke("CartObject", cart, "checkout")
+    """CartObject/checkout marks every paid ticket as sold (section 05).
+
+    Checked, on a cart holding three RESERVED seats: checkout sends handle the order (user_id =
+    the cart's key, tickets = the cart's tickets) and, when handle answers True, returns True,
+    sends TicketObject/markAsSold exactly once to every ticket and only after the payment's
+    answer, every ticket ends "SOLD" and the cart is emptied. When the payment is declined,
+    checkout returns False, sends no markAsSold, the seats stay RESERVED and the cart keeps them.
+    """
+    _paid_checkout(p)
+    _declined_checkout(p)
+
+
+def _paid_checkout(p: Probe) -> None:
+    cart, seats = _cart_with_reserved_seats(p, "cart", ["seat-a", "seat-b", "seat-c"])
+    paid = p.invoke("CartObject", cart, "checkout")
+    call, entries = _handle_call(p, cart, seats)
+    answer = p.output(call)
+    if answer is not True:
+        p.fail(
+            f"CheckoutService/handle answered {answer!r} for a payment that goes through, so the check cannot "
+            "see what checkout does after a payment.",
+            'Finish section.check("email_notifications") first: handle returns the payment result.',
+        )
     if paid is not True:
-        p.fail(f"checkout of a cart with one ticket returned {paid!r}; the payment succeeds, so: True.")
-    p.ok("checkout of a full cart returns True")
-    if f"TicketObject/{seat}/markAsSold" not in {e.target for e in p.journal()}:
+        p.fail(f"checkout of a cart with 3 tickets returned {paid!r}, but handle answered True; return that.")
+    p.ok("checkout sends handle the cart's order and returns True when it is paid")
+    sold = messages(entries, "TicketObject", "markAsSold")
+    if not sold:
         p.fail("checkout was paid but never told the ticket's TicketObject (markAsSold) that it is sold.")
-    p.ok("checkout sends TicketObject/markAsSold for each ticket")
-    if not p.wait_completed(f"TicketObject/{seat}/markAsSold") or _status(p, seat) != "SOLD":
-        p.fail(f"markAsSold ran, but the ticket's status is {_status(p, seat)!r} instead of 'SOLD'.")
-    p.ok("the ticket ends up SOLD")
+    early = [m for m in sold if m.index < call.index]
+    if early:
+        p.fail(
+            "checkout sends TicketObject/markAsSold before CheckoutService/handle has answered, so tickets "
+            "get sold whether or not the payment goes through.",
+            "Send the markAsSold messages inside if paid:, after paid = await ctx.service_call(handle, ...).",
+        )
+    counts = Counter(key_of(m.target) for m in sold)
+    missing = [s for s in seats if counts[s] == 0]
+    if missing:
+        p.fail(
+            f"checkout of a cart holding {p.named(seats)} sent markAsSold only to "
+            f"{p.named(sorted(counts))}; {p.named(missing)} were paid for but not marked as sold.",
+            "One message per ticket: for ticket_id in tickets: ctx.object_send(mark_as_sold, key=ticket_id, arg=None).",
+        )
+    strangers = sorted(k for k in counts if k not in seats)
+    if strangers:
+        p.fail(f"checkout sent markAsSold to {p.named(strangers)}, which are not in the cart.")
+    twice = sorted(k for k, n in counts.items() if n > 1)
+    if twice:
+        p.fail(
+            f"checkout sent markAsSold more than once to {p.named(twice)}.",
+            "Send one markAsSold per ticket: a single for loop over the cart's tickets.",
+        )
+    p.ok("after the payment checkout sends TicketObject/markAsSold once to every ticket")
+    p.wait_all([m.callee_id for m in sold if m.callee_id], "checkout sent markAsSold")
+    statuses = {s: _status(p, s) for s in seats}
+    unsold = [s for s, status in statuses.items() if status != "SOLD"]
+    if unsold:
+        p.fail(
+            f"markAsSold ran, but the status of {p.named(unsold)} is {statuses[unsold[0]]!r} instead of 'SOLD'.",
+            "markAsSold is the TicketObject's handler (section 04): a RESERVED seat becomes SOLD.",
+        )
+    p.ok("every ticket ends up SOLD")
     if p.state("CartObject", cart).get("tickets"):
-        p.fail("After a paid checkout the cart still holds its tickets; clear 'tickets'.")
-    p.ok("the cart is empty after checkout")
+        p.fail(
+            "After a paid checkout the cart still holds its tickets; clear 'tickets'.",
+            'Keep ctx.clear("tickets") in the if paid: branch.',
+        )
+    p.ok("the cart is empty after a paid checkout")
+
+
+def _declined_checkout(p: Probe) -> None:
+    cart, seats = _cart_with_reserved_seats(p, "declined-cart", ["seat-d", "seat-e"])
+    with declined_payments():
+        paid = p.invoke("CartObject", cart, "checkout")
+    call, entries = _handle_call(p, cart, seats)
+    answer = p.output(call)
+    if answer is not False:
+        p.fail(
+            "To try a declined payment the check made payment_client.call decline, but CheckoutService/handle "
+            f"still answered {answer!r}.",
+            'handle must return the payment result: finish section.check("email_notifications") first.',
+        )
+    if paid is not False:
+        p.fail(f"checkout returned {paid!r} although the payment was declined (handle answered False).")
+    if messages(entries, "TicketObject", "markAsSold"):
+        p.fail(
+            "The payment was declined, yet checkout sent TicketObject/markAsSold: those tickets were never paid for.",
+            "Send markAsSold only inside if paid:.",
+        )
+    statuses = {s: _status(p, s) for s in seats}
+    if any(status != "RESERVED" for status in statuses.values()):
+        p.fail(
+            f"After a declined payment the tickets' statuses are {p.named(list(statuses.values()))}; "
+            "they should stay 'RESERVED'."
+        )
+    left = p.state("CartObject", cart).get("tickets")
+    if not isinstance(left, list) or sorted(left) != sorted(seats):
+        p.fail(
+            f"After a declined payment the cart holds {p.named(left)} instead of {p.named(seats)}: "
+            "the user may want to pay again.",
+            'Clear the cart only when the payment went through: ctx.clear("tickets") inside if paid:.',
+        )
+    p.ok("a declined checkout returns False, sells nothing and keeps the cart")
 
 
 CHECKS: dict[str, Callable[[Probe], None]] = {
@@ -362,7 +988,9 @@ def run_check(exercise_id: str, lab: Lab) -> CheckResult:
     try:
         CHECKS[exercise_id](probe)
     except CheckFailedError as failed:
-        result.problem = str(failed)
-        result.hint = exercise.hints[0]
+        result.problem = failed.problem
+        result.hint = failed.hint or exercise.hints[0]
+    finally:
+        probe.cleanup()
     result.passed = probe.passed
     return result

@@ -200,13 +200,22 @@ class Section:
 
     def check(self, exercise_id: str) -> CheckResult:
         """Load your workspace and test it against the exercise, through Restate."""
+        from tourlab.course.checks import error_hint
+
         exercise = self._exercise(exercise_id)
+        where = self._require_workspace().display_path
         try:
             self.load_workspace()
         except HandlerModuleError as broken:
-            problem = f"{str(broken).splitlines()[0]} {_detail(broken)}"
-            return CheckResult(exercise, problem=problem, hint=exercise.hints[0])
+            problem = f"{str(broken).splitlines()[0]} {_detail(broken)} (so nothing was checked)"
+            return CheckResult(
+                exercise,
+                problem=problem,
+                hint=error_hint(str(broken)) or "Fix that line (the message says what Python did not like).",
+                serving=f"Still serving: the last version of your workspace ({where}) that loaded, not this one.",
+            )
         result = run_check(exercise_id, self.lab)
+        result.serving = f"Now serving: your workspace ({where}), the code this check tested."
         if result.ok:
             self.progress.passed(exercise_id)
         return result

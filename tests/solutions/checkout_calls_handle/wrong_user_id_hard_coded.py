@@ -1,0 +1,10 @@
+# WRONG: the order is always for Mary, whichever cart checks out
+# expect: The order's user_id is 'Mary', but the cart that checked out has the key 'check-cart-
+# hint: ctx.key()
+from .checkout_service import Order, handle
+
+
+@cart.handler()
+async def checkout(ctx: ObjectContext) -> bool:
+    order: Order = {"user_id": "Mary", "tickets": ["seat2B"]}
+    return await ctx.service_call(handle, arg=order)

@@ -1,0 +1,16 @@
+# RIGHT: picks the e-mail function first, then runs one journaled step with a lambda
+from restate import Context, RunOptions
+
+from tour.auxiliary import email_client, payment_client
+from tour.auxiliary.settings import TICKET_PRICE
+
+
+@checkout_service.handler()
+async def handle(ctx: Context, order: Order) -> bool:
+    total_price = len(order["tickets"]) * TICKET_PRICE
+    idempotency_key = str(ctx.uuid())
+    paid = await ctx.run_typed("payment", payment_client.call, RunOptions(type_hint=bool), idempotency_key, total_price)
+    notify = email_client.notify_user_of_payment_success if paid else email_client.notify_user_of_payment_failure
+    user = order["user_id"]
+    await ctx.run_typed("notify " + ("success" if paid else "failure"), lambda: notify(user))
+    return paid
