@@ -122,7 +122,10 @@ def test_progress_is_recorded_and_shown(tmp_path: Path, monkeypatch: pytest.Monk
     progress = Progress()
     assert "Exercises passed: 0 of 7" in repr(course_overview())
     progress.opened("01")
-    progress.passed("checkout_calls_handle")
+    progress.checked("checkout_calls_handle", passed=False, problem="no call")
+    progress.checked("checkout_calls_handle", passed=True, problem=None)
+    record = progress.load()["exercises"]["checkout_calls_handle"]
+    assert (record["attempts"], record["last_problem"]) == (2, None)
     progress.finished("04")
     shown = repr(course_overview())
     assert "01_invoking_handlers" in shown

@@ -161,6 +161,25 @@ def test_a_call_retrying_a_passing_failure_waits_then_says_why(lab: Lab, copy_pa
     _kill_what_blocks(lab, raised.value.invocation_id)
 
 
+def test_a_handler_waiting_for_its_own_key_is_named_a_deadlock(lab: Lab, copy_part, unique):
+    app = copy_part("part1")
+    cart = app / "cart_object.py"
+    cart.write_text(
+        cart.read_text()
+        + '\n\n@cart.handler()\nasync def recount(ctx: ObjectContext) -> bool:\n'
+        + "    return await ctx.object_call(checkout, key=ctx.key(), arg=None)\n"
+    )
+    lab.load(app)
+    user = unique("Mary")
+
+    with pytest.raises(InvocationError, match="a deadlock, it can never finish") as raised:
+        lab.call("CartObject", user, "recount", timeout=60)
+
+    assert f"CartObject/{user}/recount" in str(raised.value)
+    lab.kill(raised.value.invocation_id)
+    assert lab.wait_for(raised.value.invocation_id, timeout=15).completion_result == "failure"
+
+
 def test_the_endpoint_restarts_cleanly_under_an_invocation_in_flight(lab: Lab, unique):
     lab.load("tour/part5")
     order = unique("order")

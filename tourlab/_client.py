@@ -219,6 +219,18 @@ class RestateClient:
             found.setdefault(row["service_key"], {})[row["key"]] = decode_value(row.get("value_utf8"))
         return found
 
+    def set_state(self, service: str, key: str, values: dict[str, Any]) -> None:
+        """Replace the K/V state of one Virtual Object key (what ``restate kv edit`` does)."""
+        new_state = {name: list(json.dumps(value).encode()) for name, value in values.items()}
+        response = self.http.post(
+            f"{self.admin_url}/services/{quote(service, safe='')}/state",
+            json={"object_key": key, "new_state": new_state},
+        )
+        if not response.is_success:
+            raise LabError(
+                f"Restate refused the state of {service}/{key} ({response.status_code}): {_message(response)}"
+            )
+
     def timers(self) -> list[Timer]:
         """Delayed calls waiting to start and sleeps waiting to wake up, soonest first."""
         # Restate 1.7 leaves scheduled_start_at empty unless the query selects every column.

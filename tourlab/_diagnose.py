@@ -24,21 +24,31 @@ _TRANSIENT = re.compile(r"ConnectionError|TimeoutError|Timeout|cannot reach|unre
 
 @dataclass(frozen=True)
 class Stuck:
-    """`asked` cannot finish because `culprit` keeps failing."""
+    """`asked` cannot finish because `culprit` keeps failing (or waits for itself: a deadlock)."""
 
     asked: Invocation
     culprit: Invocation
-    #: How `asked` depends on `culprit`: "itself", "calls" or "waits for the key".
+    #: How `asked` depends on `culprit`: "itself", "calls", "waits for the key" or "deadlock".
     relation: str
 
     @property
     def transient(self) -> bool:
-        """Whether the failure may go away on a later retry (unlike a bug in the code, or a pause)."""
-        return self.culprit.status != "paused" and bool(_TRANSIENT.search(self.culprit.failure))
+        """Whether the failure may go away on a later retry (unlike a bug in the code, a pause or a deadlock)."""
+        if self.relation == "deadlock" or self.culprit.status == "paused":
+            return False
+        return bool(_TRANSIENT.search(self.culprit.failure))
 
     def __str__(self) -> str:
         culprit = self.culprit
         who = f"{culprit.target} ({culprit.id})"
+        if self.relation == "deadlock":
+            key = culprit.target.rsplit("/", 1)[0]
+            return (
+                f"{self.asked.target} waits for a call that waits for {key}, which {who} itself holds: "
+                "a deadlock, it can never finish. An exclusive handler must not call (and wait for) its own "
+                "object: use ctx.object_send, or make the callee a shared handler.\n"
+                f"To unblock: lab.cancel({culprit.id!r}) or lab.kill({culprit.id!r})."
+            )
         if self.relation == "itself":
             head = f"{who} keeps failing"
         elif self.relation == "calls":
@@ -56,26 +66,41 @@ class Stuck:
 
 def why_stuck(client: RestateClient, invocation: Invocation) -> Stuck | None:
     """The failing invocation that keeps `invocation` from finishing, or None if nothing fails."""
-    return _follow(client, invocation, invocation, 0)
+    return _follow(client, invocation, invocation, ())
 
 
-def _follow(client: RestateClient, asked: Invocation, current: Invocation, depth: int) -> Stuck | None:
+def _follow(client: RestateClient, asked: Invocation, current: Invocation, chain: tuple[str, ...]) -> Stuck | None:
+    """Follow `current` (on behalf of `asked`) through callees and key holders; `chain` is the way so far."""
     if current.status in ("backing-off", "paused") or (current.status == "running" and current.last_failure):
         return Stuck(asked, current, "itself" if current.id == asked.id else "calls")
-    if depth >= _MAX_DEPTH:
+    if len(chain) >= _MAX_DEPTH:
         return None
+    chain = (*chain, current.id)
     if current.status in _QUEUED:
-        holder = _key_holder(client, current)
-        found = _follow(client, holder, holder, depth + 1) if holder is not None else None
-        return Stuck(asked, found.culprit, "waits for the key") if found is not None else None
+        return _behind_the_key(client, asked, current, chain)
     if current.status in ("running", "suspended"):
         for entry in client.journal(current.id):
             if entry.callee_id and entry.entry_type == "Command: Call" and not entry.completed:
                 callee = client.invocation(entry.callee_id)
-                found = _follow(client, asked, callee, depth + 1) if callee is not None else None
+                found = _follow(client, asked, callee, chain) if callee is not None else None
                 if found is not None:
                     return found
     return None
+
+
+def _behind_the_key(
+    client: RestateClient, asked: Invocation, queued: Invocation, chain: tuple[str, ...]
+) -> Stuck | None:
+    """Why the holder of the key `queued` waits for does not let go (a holder in `chain`: a deadlock)."""
+    holder = _key_holder(client, queued)
+    if holder is None:
+        return None
+    if holder.id in chain:
+        return Stuck(asked, holder, "deadlock")
+    found = _follow(client, holder, holder, chain)
+    if found is None or found.relation == "deadlock":
+        return found
+    return Stuck(asked, found.culprit, "waits for the key")
 
 
 def _key_holder(client: RestateClient, queued: Invocation) -> Invocation | None:

@@ -352,6 +352,10 @@ class Lab:
         """The K/V state of several (service, key) objects at once."""
         return self.client.states(objects)
 
+    def set_state(self, service: str, key: str, values: dict[str, Any]) -> None:
+        """Replace the K/V state of one Virtual Object key (takes effect a moment later)."""
+        self.client.set_state(service, key, values)
+
     def service_state(self, service: str) -> dict[str, dict[str, Any]]:
         """The K/V state of every key of a Virtual Object, by key."""
         return self.client.service_state(service)

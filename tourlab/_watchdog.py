@@ -8,9 +8,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 from tourlab._process import pid_alive
+from tourlab._wait import poll
 
 
 def main(argv: list[str]) -> int:
@@ -18,11 +18,9 @@ def main(argv: list[str]) -> int:
     command = argv[argv.index("--") + 1 :]
     child = subprocess.Popen(command)
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
-    while child.poll() is None:
-        if not pid_alive(owner):
-            child.kill()
-            break
-        time.sleep(0.5)
+    poll(lambda: child.poll() is not None or not pid_alive(owner), timeout=float("inf"), interval=0.5)
+    if child.poll() is None:
+        child.kill()
     return child.wait()
 
 

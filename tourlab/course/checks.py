@@ -14,7 +14,6 @@ import ast
 import contextlib
 import difflib
 import functools
-import json
 import re
 import time
 import uuid
@@ -265,12 +264,7 @@ class Probe:
     def seed(self, objects: dict[tuple[str, str], dict[str, Any]]) -> None:
         """Give fresh Virtual Object keys their K/V state through Restate's admin API (like `restate kv edit`)."""
         for (service, key), values in objects.items():
-            new_state = {name: list(json.dumps(value).encode()) for name, value in values.items()}
-            response = self.lab.client.http.post(
-                f"{self.lab.admin_url}/services/{service}/state", json={"object_key": key, "new_state": new_state}
-            )
-            if not response.is_success:
-                raise LabError(f"Restate refused to set up {service}/{key} for the check: {response.text.strip()}")
+            self.lab.set_state(service, key, values)
         polled = poll(
             lambda: self.lab.states(list(objects)),
             lambda seen: all(seen.get(obj, {}) == values for obj, values in objects.items()),
@@ -342,6 +336,13 @@ class Probe:
         culprit = stuck.culprit
         failure = culprit.failure or "no error text"
         shown = _shown(culprit.target)
+        if stuck.relation == "deadlock":
+            self.fail(
+                f"{what} can never finish: it calls a handler of its own object and waits for it, while it "
+                "holds that object's key itself (a deadlock). The check stopped it.",
+                "A handler of a Virtual Object must not wait for another exclusive handler of the same key: "
+                "send it a message (ctx.object_send) instead.",
+            )
         if stuck.relation == "itself":
             problem = f"{what} fails instead of finishing: {failure}."
         elif stuck.relation == "calls":

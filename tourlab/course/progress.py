@@ -56,8 +56,16 @@ class Progress:
     def finished(self, section_id: str) -> None:
         self._update("sections", section_id, "finished_at")
 
-    def passed(self, exercise_id: str) -> None:
-        self._update("exercises", exercise_id, "passed_at")
+    def checked(self, exercise_id: str, *, passed: bool, problem: str | None) -> None:
+        """Record one check of an exercise: attempts, when, the last problem, and when it first passed."""
+        data = self.load()
+        record = data["exercises"].setdefault(exercise_id, {})
+        record["attempts"] = int(record.get("attempts", 0)) + 1
+        record["last_attempt_at"] = time.time()
+        record["last_problem"] = problem
+        if passed:
+            record.setdefault("passed_at", record["last_attempt_at"])
+        self._save(data)
 
     def has_passed(self, exercise_id: str) -> bool:
         return "passed_at" in self.load()["exercises"].get(exercise_id, {})

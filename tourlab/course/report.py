@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 import urllib.request
 from datetime import UTC, datetime
+
+from tourlab import poll
 
 URL_ENV = "TOURLAB_GRADEBOOK_URL"
 TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
@@ -57,13 +58,12 @@ def report_check(exercise_id: str, section_id: str, passed: bool, message: str |
 
 def wait_for_reports(timeout: float = TIMEOUT) -> bool:
     """Wait until the reports sent so far are delivered or given up; True if none is left."""
-    deadline = time.monotonic() + timeout
-    with _lock:
-        threads = list(_pending)
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    with _lock:
-        return not any(t.is_alive() for t in _pending)
+
+    def delivered() -> bool:
+        with _lock:
+            return not any(thread.is_alive() for thread in _pending)
+
+    return poll(delivered, timeout=timeout, interval=0.02).ok
 
 
 def _post(url: str, token: str, body: dict[str, object]) -> None:

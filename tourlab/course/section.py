@@ -13,9 +13,10 @@ import ipywidgets as widgets
 from tour.auxiliary import email_client, payment_client
 from tourlab import HandlerModuleError, Invocation, InvocationError, Lab, LabError, Reloaded, poll
 from tourlab.course import magic
-from tourlab.course.checks import CheckResult, run_check
+from tourlab.course.checks import CheckResult, error_hint, markdown_text, run_check
 from tourlab.course.exercises import Exercise, find_exercise
 from tourlab.course.progress import Progress
+from tourlab.course.report import report_check
 from tourlab.course.sections import SectionSpec, find_section
 from tourlab.course.views import Shown, invocations_view, journal_view
 from tourlab.course.workspace import Workspace, Written
@@ -199,25 +200,27 @@ class Section:
         return exercise
 
     def check(self, exercise_id: str) -> CheckResult:
-        """Load your workspace and test it against the exercise, through Restate."""
-        from tourlab.course.checks import error_hint
+        """Load your workspace and test it against the exercise, through Restate.
 
+        The result goes into your progress file (and, on the classroom hub, to the gradebook).
+        """
         exercise = self._exercise(exercise_id)
         where = self._require_workspace().display_path
         try:
             self.load_workspace()
         except HandlerModuleError as broken:
             problem = f"{str(broken).splitlines()[0]} {_detail(broken)} (so nothing was checked)"
-            return CheckResult(
+            result = CheckResult(
                 exercise,
                 problem=problem,
                 hint=error_hint(str(broken)) or "Fix that line (the message says what Python did not like).",
                 serving=f"Still serving: the last version of your workspace ({where}) that loaded, not this one.",
             )
-        result = run_check(exercise_id, self.lab)
-        result.serving = f"Now serving: your workspace ({where}), the code this check tested."
-        if result.ok:
-            self.progress.passed(exercise_id)
+        else:
+            result = run_check(exercise_id, self.lab)
+            result.serving = f"Now serving: your workspace ({where}), the code this check tested."
+        self.progress.checked(exercise_id, passed=result.ok, problem=result.problem)
+        report_check(exercise_id, self.spec.id, result.ok, result.problem)
         return result
 
     def hint(self, exercise_id: str) -> Shown:
@@ -228,7 +231,8 @@ class Section:
         lines = [f"Hint {i + 1}/{len(exercise.hints)}: {h}" for i, h in enumerate(exercise.hints[:shown])]
         if shown == len(exercise.hints):
             lines.append(f"That was the last hint; section.solution({exercise_id!r}) has the answer.")
-        return Shown("\n".join(lines))
+        # As Markdown the lines wrap between words (plain output in JupyterLab breaks words apart).
+        return Shown("\n".join(lines), "\n\n".join(markdown_text(line) for line in lines))
 
     def solution(self, exercise_id: str) -> Solution:
         """The reference solution, folded."""

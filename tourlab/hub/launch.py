@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import IO
 
 import httpx
 import psutil
 
-from tourlab import PROJECT_ROOT, free_port
+from tourlab import PROJECT_ROOT, free_port, poll
 from tourlab.hub.remote import HubClient, HubError
 
 COURSE = PROJECT_ROOT / "course"
@@ -50,14 +49,13 @@ class HubProcess:
         self.process = subprocess.Popen(
             argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise HubError(f"./course hub exited with {self.process.returncode}; see {self.log_path}")
-            if self._answers():
-                return self
-            time.sleep(0.25)
-        raise HubError(f"the hub did not answer within {timeout:g} s; see {self.log_path}")
+        process = self.process
+        polled = poll(lambda: process.poll() is not None or self._answers(), timeout=timeout, interval=0.25)
+        if process.poll() is not None:
+            raise HubError(f"./course hub exited with {process.returncode}; see {self.log_path}")
+        if not polled.ok:
+            raise HubError(f"the hub did not answer within {timeout:g} s; see {self.log_path}")
+        return self
 
     def _answers(self) -> bool:
         try:

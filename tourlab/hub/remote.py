@@ -26,6 +26,8 @@ from urllib.parse import quote
 import httpx
 import websocket
 
+from tourlab import poll
+
 
 class HubError(RuntimeError):
     """The hub or a learner's server did not do what was asked."""
@@ -237,28 +239,27 @@ class HubClient:
         return time.monotonic() - started
 
     def wait_ready(self, name: str, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            server = self.user(name).get("servers", {}).get("")
-            if server and server.get("ready"):
-                ready: dict[str, Any] = server
-                return ready
-            if server is None:
-                raise HubError(f"the server of {name} is not starting (did it fail? see the hub's log)")
-            if time.monotonic() > deadline:
-                raise HubError(f"the server of {name} was not ready within {timeout:g} s: {server}")
-            time.sleep(0.25)
+        polled = poll(
+            lambda: self.user(name).get("servers", {}).get(""),
+            lambda server: server is None or bool(server.get("ready")),
+            timeout=timeout,
+            interval=0.25,
+        )
+        server: dict[str, Any] | None = polled.value
+        if server is None:
+            raise HubError(f"the server of {name} is not starting (did it fail? see the hub's log)")
+        if not polled.ok:
+            raise HubError(f"the server of {name} was not ready within {timeout:g} s: {server}")
+        return server
 
     def stop_server(self, name: str, timeout: float = 60.0) -> None:
         """Stop the user's server and wait until it is gone."""
         response = self.http.delete(f"/users/{quote(name)}/server")
         if response.status_code not in (202, 204, 400):
             raise HubError(f"stopping {name}: {response.status_code} {response.text[:300]}")
-        deadline = time.monotonic() + timeout
-        while self.user(name).get("servers", {}).get(""):
-            if time.monotonic() > deadline:
-                raise HubError(f"the server of {name} did not stop within {timeout:g} s")
-            time.sleep(0.25)
+        gone = poll(lambda: not self.user(name).get("servers", {}).get(""), timeout=timeout, interval=0.25)
+        if not gone.ok:
+            raise HubError(f"the server of {name} did not stop within {timeout:g} s")
 
     def server(self, name: str) -> LearnerServer:
         return LearnerServer(self.hub_url, name, self.token_for(name))

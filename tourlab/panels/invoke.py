@@ -10,12 +10,11 @@ from __future__ import annotations
 import html
 import json
 import threading
-import time
 from typing import Any
 
 import ipywidgets as widgets
 
-from tourlab import Invocation, InvocationError, InvocationTimeoutError, Lab, LabError
+from tourlab import Invocation, InvocationError, InvocationTimeoutError, Lab, LabError, poll
 from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round, set_if_changed
 
 #: How long the bar follows one invocation before handing over to the Invocations panel.
@@ -126,28 +125,37 @@ class InvokeBar(PanelBase):
             self.view.refresher.poke()
 
     def _follow_until_done(self, invocation_id: str, generation: int, delayed: bool) -> None:
-        deadline = time.monotonic() + FOLLOW_SECONDS
-        while generation == self._generation:
-            if not delayed:
+        """Attach in short rounds (an answer shows at once); between rounds show the invocation's status."""
+        attach = [not delayed]  # a delayed call is first seen scheduled: look before attaching
+
+        def one_round() -> str | None:
+            if attach[0]:
                 try:
                     self._show_result(self.lab.attach(invocation_id, timeout=ATTACH_SECONDS))
-                    return
+                    return "completed"
                 except InvocationTimeoutError:
                     pass
                 except InvocationError as failed:
                     self._show_failure(str(failed))
-                    return
-            delayed = False  # a delayed call waits once as scheduled; after that it runs
+                    return "completed"
+            attach[0] = True
             invocation = self.lab.invocation(invocation_id)
             status = invocation.status if invocation else "pending"
-            shown = _status_text(invocation)
-            set_if_changed(self.status, shown)
+            set_if_changed(self.status, _status_text(invocation))
             self.view.refresher.poke()
-            if status in {"scheduled", "paused"} or time.monotonic() > deadline:
-                self.final_status = status
-                hint = " &middot; see Timers" if status == "scheduled" else " &middot; see Invocations"
-                set_if_changed(self.status, shown + hint)
-                return
+            return status if status in {"scheduled", "paused"} else None
+
+        polled = poll(
+            one_round, lambda status: status is not None, timeout=FOLLOW_SECONDS, interval=0,
+            stop=lambda: generation != self._generation,
+        )  # fmt: skip
+        if generation != self._generation:  # a newer click follows its own invocation
+            return
+        if polled.value in {"scheduled", "paused"} or not polled.ok:
+            invocation = self.lab.invocation(invocation_id)
+            self.final_status = invocation.status if invocation else polled.value
+            hint = " &middot; see Timers" if self.final_status == "scheduled" else " &middot; see Invocations"
+            set_if_changed(self.status, _status_text(invocation) + hint)
 
     def _show_result(self, result: Any) -> None:
         self.result = result
