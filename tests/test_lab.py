@@ -166,7 +166,7 @@ def test_a_handler_waiting_for_its_own_key_is_named_a_deadlock(lab: Lab, copy_pa
     cart = app / "cart_object.py"
     cart.write_text(
         cart.read_text()
-        + '\n\n@cart.handler()\nasync def recount(ctx: ObjectContext) -> bool:\n'
+        + "\n\n@cart.handler()\nasync def recount(ctx: ObjectContext) -> bool:\n"
         + "    return await ctx.object_call(checkout, key=ctx.key(), arg=None)\n"
     )
     lab.load(app)
