@@ -15,6 +15,7 @@ from tourlab._runtimes import restate_ui_url
 from tourlab._runtimes.external import ExternalRestate
 from tourlab.panels import (
     Dashboard,
+    EventsPanel,
     FaultsPanel,
     InvocationsPanel,
     InvokeBar,
@@ -263,7 +264,9 @@ def test_mistakes_show_inside_the_panel(board: Dashboard):
 
 
 def test_text_reprs_are_stable(board: Dashboard):
-    assert repr(board) == "Lab panels: invoke bar, journal, state, invocations, timers, trace, fault injection"
+    assert repr(board) == (
+        "Lab panels: invoke bar, journal, trace, state, timers, invocations, outside events, fault injection"
+    )
     assert board._repr_mimebundle_()["text/plain"] == repr(board)
     expected = {
         InvokeBar: "InvokeBar: call CartObject handlers (addTicket, checkout, expireTicket)",
@@ -273,6 +276,7 @@ def test_text_reprs_are_stable(board: Dashboard):
         TimersPanel: "TimersPanel: scheduled calls and sleeps with a countdown",
         TracePanel: "TracePanel: waterfall of the selected invocation's trace",
         FaultsPanel: "FaultsPanel: stop/start the endpoint, restart the Restate server",
+        EventsPanel: ("EventsPanel: resolve or reject an awakeable, complete a workflow's promise through its handler"),
     }
     for panel in board.panels:
         assert repr(panel) == expected[type(panel)]
@@ -311,3 +315,54 @@ def test_the_live_loop_refreshes_while_busy_and_then_sleeps(lab: Lab, unique):
         board.close()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_a_waiting_workflow_is_completed_from_the_events_panel(lab: Lab, unique):
+    lab.load("tour/part7")
+    board = Dashboard(lab, live=False)
+    try:
+        order = unique("order")
+        submitted = lab.submit("CheckoutWorkflow", order, {"user_id": unique("Ann"), "tickets": [unique("seat")]})
+        lab.wait_for(submitted.invocation_id, "running", "suspended", timeout=10)
+        eventually(lambda: lab.waiting_for(submitted.invocation_id) is not None)
+        board.select(submitted.invocation_id)
+
+        row = next(r for r in board.invocations.table.value.split("<tr") if order in r)
+        assert "promise &#x27;payment&#x27; or a timer" in row
+        assert "promise &#x27;payment&#x27;" in board.events.waits.value
+        assert "confirmPayment" in board.events.handler.options
+        assert "<b>waiting</b>" in board.journal.table.value
+
+        board.events.handler.value = "confirmPayment"
+        board.events.argument.value = '{"payment_id": "p-1", "amount": 40}'
+        board.events.call.click()
+
+        assert board.events.last_error is None
+        assert lab.attach(f"CheckoutWorkflow/{order}", timeout=15) is True
+        board.refresh()
+        assert "not needed" in board.journal.table.value  # the timer lost the race
+    finally:
+        board.close()
+
+
+def test_an_awakeable_is_resolved_from_the_events_panel(lab: Lab, unique, monkeypatch):
+    monkeypatch.setenv("TOUR_PROVIDER_DELAY_SECONDS", "600")  # the provider stays silent: the panel answers
+    lab.load("tour/part7")
+    board = Dashboard(lab, live=False)
+    try:
+        user, seat = unique("Mary"), unique("seat")
+        assert lab.call("CartObject", user, "addTicket", seat) is True
+        waiting = lab.send("CartObject", user, "checkoutWithProvider")
+        eventually(lambda: str(lab.state("CartObject", user).get("pending_payment", "")).startswith("sign_"))
+        board.select(waiting)
+        assert board.events.awakeable.value.startswith("sign_")
+        assert "an awakeable" in board.events.waits.value
+
+        board.events.value.value = "true"
+        board.events.resolve.click()
+
+        assert board.events.last_error is None
+        assert lab.attach(waiting, timeout=15) is True
+        assert lab.state("CartObject", user) == {}
+    finally:
+        board.close()

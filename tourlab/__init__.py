@@ -23,7 +23,16 @@ from tourlab._errors import (
     ServerStartError,
 )
 from tourlab._lab import Lab, Reloaded
-from tourlab._model import ACTIVE_STATUSES, Invocation, JournalEntry, Timer, failure_summary
+from tourlab._model import (
+    ACTIVE_STATUSES,
+    Deployment,
+    Invocation,
+    JournalEntry,
+    Submission,
+    Timer,
+    failure_summary,
+    waiting_for,
+)
 from tourlab._ports import free_port
 from tourlab._runtimes import EmbeddedRestate, Runtime, RuntimeChoice, choose_runtime, create_runtime
 from tourlab._tracing import JaegerQuery, Span, SpanStore, Trace, TraceReceiver, TraceSource
@@ -36,6 +45,7 @@ __all__ = [
     "NODE_MODULES",
     "NO_ARG",
     "PROJECT_ROOT",
+    "Deployment",
     "EmbeddedRestate",
     "HandlerModuleError",
     "Invocation",
@@ -57,6 +67,7 @@ __all__ = [
     "Span",
     "SpanStore",
     "Stuck",
+    "Submission",
     "Timer",
     "Trace",
     "TraceReceiver",
@@ -66,4 +77,5 @@ __all__ = [
     "failure_summary",
     "free_port",
     "poll",
+    "waiting_for",
 ]

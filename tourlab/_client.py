@@ -13,7 +13,16 @@ from urllib.parse import quote
 import httpx
 
 from tourlab._errors import InvocationError, InvocationTimeoutError, LabError, RegistrationError
-from tourlab._model import Invocation, JournalEntry, Timer, decode_value, parse_journal, parse_time
+from tourlab._model import (
+    Deployment,
+    Invocation,
+    JournalEntry,
+    Submission,
+    Timer,
+    decode_value,
+    parse_journal,
+    parse_time,
+)
 from tourlab._wait import poll
 
 
@@ -28,6 +37,8 @@ class _NoArgument:
 NO_ARG: Final = _NoArgument()
 
 _JSON = {"content-type": "application/json"}
+#: What the ingress answers for the output of an invocation that has not finished yet.
+NOT_READY = 470
 
 
 def _delay_param(delay: float | timedelta | None) -> dict[str, str]:
@@ -122,24 +133,53 @@ class RestateClient:
         self.last_invocation_id = invocation_id
         return invocation_id
 
-    def attach(self, invocation_id: str, *, timeout: float) -> Any:
-        """Wait up to `timeout` s for an invocation to finish and return its result.
+    def submit(
+        self, workflow: str, key: str, arg: Any = NO_ARG, *, delay: float | timedelta | None = None
+    ) -> Submission:
+        """Start a workflow's run for `key`; a second submit of the same key answers ``PreviouslyAccepted``."""
+        url = self.ingress_url + target_path(workflow, key, "run") + "/send"
+        response = self.http.post(url, params=_delay_param(delay), **self._body(arg, None))
+        body = self._result(response, f"{workflow}/{key}/run/send")
+        self.last_invocation_id = str(body["invocationId"])
+        return Submission(self.last_invocation_id, str(body.get("status", "")))
 
-        InvocationError if it failed; InvocationTimeoutError if it is still going.
+    def _result_url(self, handle: str, what: str) -> str:
+        """``inv_...`` or ``Workflow/key``: where the ingress keeps that invocation's result."""
+        if "/" in handle:
+            workflow, key = handle.split("/", 1)
+            return f"{self.ingress_url}/restate/workflow/{quote(workflow, safe='')}/{quote(key, safe='')}/{what}"
+        return f"{self.ingress_url}/restate/invocation/{quote(handle, safe='')}/{what}"
+
+    def attach(self, handle: str, *, timeout: float) -> Any:
+        """Wait up to `timeout` s for an invocation (``inv_...``) or a workflow (``Workflow/key``) to finish.
+
+        Returns its result; InvocationError if it failed; InvocationTimeoutError if it is still going.
         """
-        url = f"{self.ingress_url}/restate/invocation/{quote(invocation_id, safe='')}/attach"
         try:
-            response = self.http.get(url, timeout=timeout)
+            response = self.http.get(self._result_url(handle, "attach"), timeout=timeout)
         except httpx.TimeoutException:
             raise InvocationTimeoutError(
-                f"{invocation_id} did not finish within {timeout:g} s.", invocation_id=invocation_id
+                f"{handle} did not finish within {timeout:g} s.", invocation_id=handle
             ) from None
-        return self._result(response, invocation_id)
+        return self._result(response, handle)
 
-    def output(self, invocation_id: str) -> Any:
-        """The result of a completed invocation; InvocationError if it failed or is not done."""
-        response = self.http.get(f"{self.ingress_url}/restate/invocation/{quote(invocation_id, safe='')}/output")
-        return self._result(response, f"the output of {invocation_id}")
+    def output(self, handle: str) -> Any:
+        """The result of a finished invocation (``inv_...``) or workflow (``Workflow/key``), without waiting.
+
+        InvocationError if it failed or has not finished yet (HTTP 470).
+        """
+        return self._result(self.http.get(self._result_url(handle, "output")), f"the output of {handle}")
+
+    def resolve_awakeable(self, awakeable_id: str, value: Any = NO_ARG) -> None:
+        """Complete an awakeable from outside, with a value: what an external system's callback does."""
+        url = f"{self.ingress_url}/restate/awakeables/{quote(awakeable_id, safe='')}/resolve"
+        self._result(self.http.post(url, **self._body(value, None)), f"resolve {awakeable_id}")
+
+    def reject_awakeable(self, awakeable_id: str, reason: str) -> None:
+        """Fail an awakeable from outside: the waiting handler gets a TerminalError with `reason`."""
+        url = f"{self.ingress_url}/restate/awakeables/{quote(awakeable_id, safe='')}/reject"
+        response = self.http.post(url, content=reason.encode(), headers={"content-type": "text/plain"})
+        self._result(response, f"reject {awakeable_id}")
 
     @staticmethod
     def _body(arg: Any, idempotency_key: str | None) -> dict[str, Any]:
@@ -156,6 +196,12 @@ class RestateClient:
     def _result(response: httpx.Response, what: str) -> Any:
         if response.is_success:
             return response.json() if response.content else None
+        if response.status_code == NOT_READY:
+            raise InvocationError(
+                f"{what}: not finished yet (HTTP {NOT_READY}); lab.attach(...) waits for it.",
+                status_code=NOT_READY,
+                invocation_id=response.headers.get("x-restate-id"),
+            )
         raise InvocationError(
             f"{what} failed with HTTP {response.status_code}: {_message(response)}",
             status_code=response.status_code,
@@ -191,6 +237,20 @@ class RestateClient:
             f"WHERE id = {sql_text(invocation_id)} ORDER BY index"
         )
         return parse_journal(rows)
+
+    def journals(self, invocation_ids: list[str]) -> dict[str, list[JournalEntry]]:
+        """The journals of several invocations, read in one query."""
+        if not invocation_ids:
+            return {}
+        ids = ", ".join(sql_text(invocation_id) for invocation_id in sorted(set(invocation_ids)))
+        rows = self.query(
+            "SELECT id, index, entry_type, name, entry_lite_json, entry_json FROM sys_journal "
+            f"WHERE id IN ({ids}) ORDER BY id, index"
+        )
+        grouped: dict[str, list[dict[str, Any]]] = {invocation_id: [] for invocation_id in invocation_ids}
+        for row in rows:
+            grouped.setdefault(row["id"], []).append(row)
+        return {invocation_id: parse_journal(found) for invocation_id, found in grouped.items()}
 
     def state(self, service: str, key: str) -> dict[str, Any]:
         """The K/V state of one Virtual Object key, values decoded from JSON where possible."""
@@ -317,12 +377,52 @@ class RestateClient:
         if not response.is_success:
             raise LabError(f"Could not {action} {invocation_id} ({response.status_code}): {response.text.strip()}")
 
-    def register(self, uri: str) -> dict[str, Any]:
-        """Register (or re-register, with ``force``) the endpoint at `uri`; returns Restate's answer."""
-        response = self.http.post(f"{self.admin_url}/deployments", json={"uri": uri, "force": True})
+    def register(self, uri: str, *, force: bool = True) -> dict[str, Any]:
+        """Register the endpoint at `uri`; returns Restate's answer.
+
+        ``force`` replaces what is registered at that URI (the lab's hot reload); without it a
+        new URI becomes a new deployment next to the old ones (a new version, in production).
+        """
+        response = self.http.post(f"{self.admin_url}/deployments", json={"uri": uri, "force": force})
         if not response.is_success:
             raise RegistrationError(
                 f"Restate refused the endpoint {uri} ({response.status_code}): "
                 f"{_message(response)}\nThe previous version keeps serving."
             )
         return dict(response.json())
+
+    def deployments(self) -> list[Deployment]:
+        """Every registered deployment, newest first, with its unfinished pinned invocations."""
+        response = self.http.get(f"{self.admin_url}/deployments")
+        if not response.is_success:
+            raise LabError(f"Restate did not list its deployments ({response.status_code}): {_message(response)}")
+        rows = self.query(
+            "SELECT pinned_deployment_id, count(*) AS pinned FROM sys_invocation "
+            "WHERE status <> 'completed' AND pinned_deployment_id IS NOT NULL GROUP BY pinned_deployment_id"
+        )
+        pinned = {row["pinned_deployment_id"]: int(row["pinned"]) for row in rows}
+        found = response.json()["deployments"]
+        newest: dict[str, tuple[int, str]] = {}
+        for item in found:
+            for service in item.get("services") or []:
+                revision = int(service["revision"])
+                if revision >= newest.get(service["name"], (-1, ""))[0]:
+                    newest[service["name"]] = (revision, item["id"])
+        deployments = [
+            Deployment(
+                id=item["id"],
+                uri=str(item.get("uri", "")),
+                services={s["name"]: int(s["revision"]) for s in item.get("services") or []},
+                pinned=pinned.get(item["id"], 0),
+                latest=any(deployment_id == item["id"] for _revision, deployment_id in newest.values()),
+            )
+            for item in found
+        ]
+        return sorted(deployments, key=lambda d: max(d.services.values(), default=0), reverse=True)
+
+    def remove_deployment(self, deployment_id: str) -> None:
+        """Delete a deployment from Restate's registry (1.7 only deletes with ``force``)."""
+        url = f"{self.admin_url}/deployments/{quote(deployment_id, safe='')}"
+        response = self.http.delete(url, params={"force": "true"})
+        if not response.is_success:
+            raise LabError(f"Restate did not remove {deployment_id} ({response.status_code}): {_message(response)}")

@@ -22,7 +22,7 @@ from tourlab._client import NO_ARG, RestateClient
 from tourlab._diagnose import Stuck, why_stuck
 from tourlab._errors import InvocationError, InvocationTimeoutError, LabError
 from tourlab._logs import EndpointLog, tail
-from tourlab._model import Invocation, JournalEntry, Timer
+from tourlab._model import Deployment, Invocation, JournalEntry, Submission, Timer, waiting_for
 from tourlab._runtimes import EXPORTED_MARKER, Runtime, choose_runtime, create_runtime, restate_ui_url
 from tourlab._tracing import JaegerQuery, Trace, TraceReceiver, TraceSource
 from tourlab._wait import poll
@@ -89,6 +89,10 @@ class Lab:
         self.traces = traces
         self.tracing_problem = tracing_problem
         self.app_dir: Path | None = None
+        #: Whether Restate replays every handler from the top at each await (see ``Lab.start``).
+        self.always_replay = False
+        #: Extra endpoints started by ``deploy``, by deployment id.
+        self._deployed: dict[str, Endpoint] = {}
         #: What the last successful (re)load put live.
         self.loaded: Reloaded | None = None
         self.started_at = time.time()
@@ -101,18 +105,29 @@ class Lab:
     # -- life cycle ------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, app_dir: str | os.PathLike[str] = "tour/app", *, runtime: Runtime | None = None) -> Lab:
+    def start(
+        cls,
+        app_dir: str | os.PathLike[str] = "tour/app",
+        *,
+        runtime: Runtime | None = None,
+        always_replay: bool = False,
+    ) -> Lab:
         """Start Restate, serve `app_dir` and register it; reuses this kernel's lab if one runs.
 
         Without `runtime`, the rule in ``tourlab._runtimes`` picks one and the lab receives its
-        traces itself. Everything started is stopped again if a later step fails.
+        traces itself. ``always_replay`` starts Restate so that every await suspends the
+        invocation and the handler replays from the top: non-determinism shows on the first call
+        (a lab running the other way is stopped and a fresh one started). Everything started is
+        stopped again if a later step fails.
         """
         global _current
         with _current_lock:
             if _current is not None and _current.running:
-                _current.load(app_dir)
-                return _current
-            lab = cls._assemble(runtime)
+                if _current.always_replay == always_replay:
+                    _current.load(app_dir)
+                    return _current
+                _current.stop()
+            lab = cls._assemble(runtime, always_replay)
             try:
                 lab.load(app_dir)
             except BaseException:
@@ -123,14 +138,18 @@ class Lab:
             return lab
 
     @classmethod
-    def _assemble(cls, runtime: Runtime | None) -> Lab:
+    def _assemble(cls, runtime: Runtime | None, always_replay: bool) -> Lab:
         with ExitStack() as stack:
             receiver: TraceReceiver | None = None
             if runtime is None:
                 choice = choose_runtime()
                 if choice.traced:
                     receiver = TraceReceiver(bind_host=choice.bind_host, advertised_host=choice.endpoint_host)
-                runtime = create_runtime(choice, tracing_endpoint=receiver.endpoint if receiver else None)
+                runtime = create_runtime(
+                    choice,
+                    tracing_endpoint=receiver.endpoint if receiver else None,
+                    server_env=_config.ALWAYS_REPLAY_ENV if always_replay else None,
+                )
             problem = None
             with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tourlab-start") as pool:
                 stack.callback(runtime.stop)
@@ -160,6 +179,7 @@ class Lab:
                     "(and set TOURLAB_JAEGER_API_URL so the lab can read the traces back)."
                 )
             lab = cls(runtime, endpoint, log, traces=traces, tracing_problem=problem)
+            lab.always_replay = always_replay
             stack.enter_context(lab._stack)
             lab._stack = stack.pop_all()
         return lab
@@ -311,13 +331,35 @@ class Lab:
         """Send a one-way invocation (optionally delayed, in seconds); returns its invocation id."""
         return self.client.send(service, key, handler, arg, delay=delay, idempotency_key=idempotency_key)
 
-    def attach(self, invocation_id: str | None = None, *, timeout: float = 30.0) -> Any:
-        """Wait for an invocation (default: the latest one) to finish and return its result."""
-        return self.client.attach(self._id(invocation_id), timeout=timeout)
+    def submit(
+        self, workflow: str, key: str, arg: Any = NO_ARG, *, delay: float | timedelta | None = None
+    ) -> Submission:
+        """Start a workflow's ``run`` for workflow id `key` without waiting.
 
-    def output(self, invocation_id: str | None = None) -> Any:
-        """The result of a completed invocation (default: the latest one)."""
-        return self.client.output(self._id(invocation_id))
+        A workflow runs once per id: submitting the same id again answers ``PreviouslyAccepted``
+        with the first run's invocation id. ``lab.attach("Workflow/key")`` waits for its result.
+        """
+        return self.client.submit(workflow, key, arg, delay=delay)
+
+    def attach(self, handle: str | None = None, *, timeout: float = 30.0) -> Any:
+        """Wait for an invocation (``inv_...``, default: the latest one) or a workflow (``"Workflow/key"``)
+        to finish and return its result."""
+        return self.client.attach(self._id(handle), timeout=timeout)
+
+    def output(self, handle: str | None = None) -> Any:
+        """The result of a finished invocation (``inv_...``, default: the latest) or workflow (``"Workflow/key"``).
+
+        InvocationError if it failed, or has not finished yet.
+        """
+        return self.client.output(self._id(handle))
+
+    def resolve_awakeable(self, awakeable_id: str, value: Any = NO_ARG) -> None:
+        """Complete an awakeable with `value`, as the outside system it waits for would."""
+        self.client.resolve_awakeable(awakeable_id, value)
+
+    def reject_awakeable(self, awakeable_id: str, reason: str) -> None:
+        """Fail an awakeable: the handler waiting on it gets a TerminalError with `reason`."""
+        self.client.reject_awakeable(awakeable_id, reason)
 
     @property
     def last_invocation_id(self) -> str | None:
@@ -343,6 +385,15 @@ class Lab:
     def journal(self, invocation_id: str | None = None) -> list[JournalEntry]:
         """The journal of an invocation (default: the latest one)."""
         return self.client.journal(self._id(invocation_id))
+
+    def journals(self, invocation_ids: list[str]) -> dict[str, list[JournalEntry]]:
+        """The journals of several invocations at once."""
+        return self.client.journals(invocation_ids)
+
+    def waiting_for(self, invocation_id: str | None = None) -> str | None:
+        """What an unfinished invocation (default: the latest) waits for, in words."""
+        invocation = self.invocation(invocation_id)
+        return waiting_for(invocation, self.journal(invocation.id)) if invocation is not None else None
 
     def state(self, service: str, key: str) -> dict[str, Any]:
         """The K/V state Restate stores for one Virtual Object key."""
@@ -396,6 +447,49 @@ class Lab:
             raise LabError(self.tracing_problem or "Tracing is off for this lab.")
         chosen = self._id(invocation_id)
         return self.traces.trace_of(self.client.invocation(chosen), chosen, timeout=timeout)
+
+    # -- deployments -------------------------------------------------------------------------
+
+    def deploy(self, app_dir: str | os.PathLike[str]) -> Deployment:
+        """Serve `app_dir` at a new endpoint next to the others and register it as a new deployment.
+
+        Unlike ``load`` (the course's hot reload: same URI, replaced in place), invocations that
+        already run keep running on the deployment they started on; new ones go to this one.
+        """
+        from tourlab._endpoint import Endpoint
+        from tourlab._loader import load_app
+
+        loaded = load_app(resolve_app_dir(app_dir))
+        endpoint = Endpoint(bind_host=self.runtime.bind_host)
+        endpoint.start()
+        endpoint.app.current = loaded.app
+        try:
+            answer = self.client.register(f"http://{self.runtime.endpoint_host}:{endpoint.port}", force=False)
+        except BaseException:
+            endpoint.stop()
+            raise
+        self._deployed[answer["id"]] = endpoint
+        self._stack.callback(endpoint.stop)
+        return next(d for d in self.deployments() if d.id == answer["id"])
+
+    def deployments(self) -> list[Deployment]:
+        """The deployments Restate knows, newest first: active, draining (invocations still pinned) or drained."""
+        return self.client.deployments()
+
+    def remove_deployment(self, deployment_id: str) -> None:
+        """Remove a drained deployment (and stop its endpoint if this lab started it)."""
+        found = next((d for d in self.deployments() if d.id == deployment_id), None)
+        if found is None:
+            raise LabError(f"No deployment {deployment_id}: lab.deployments() lists them.")
+        if found.pinned:
+            raise LabError(
+                f"{deployment_id} still has {found.pinned} unfinished invocation(s) pinned to it: removing it now "
+                "would strand them. Wait until it is drained (lab.deployments()), or cancel them."
+            )
+        self.client.remove_deployment(deployment_id)
+        endpoint = self._deployed.pop(deployment_id, None)
+        if endpoint is not None:
+            endpoint.stop()
 
     # -- faults ------------------------------------------------------------------------------
 

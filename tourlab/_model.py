@@ -81,6 +81,8 @@ def failure_summary(text: str | None) -> str:
             f"Restate cannot reach the endpoint at {unreachable[1]} ({unreachable[2].lower()}): "
             "it keeps retrying until the endpoint is back"
         )
+    if "Journal mismatch" in lines[0]:
+        return _mismatch_summary(lines)
     exception = next((line for line in reversed(lines) if _EXCEPTION_LINE.match(line)), None)
     if exception is None:
         return re.sub(r"^\[[^\]]*\] ", "", lines[0])
@@ -90,6 +92,22 @@ def failure_summary(text: str | None) -> str:
         frame = own[-1]
         return f"{exception} ({PurePath(frame['path']).name} line {frame['line']}, in {frame['function']})"
     return exception
+
+
+def _mismatch_summary(lines: list[str]) -> str:
+    """``Journal mismatch: the journal has 'run' (index 1), this attempt does 'call'``."""
+    text = " ".join(lines)
+    recorded = re.search(r"recorded the following: ('[^']*') \(index '(\d+)'\)", text)
+    attempted = re.search(r"attempts to perform the following: ('[^']*')", text)
+    difference = re.search(r"Difference:\s*(.*)$", text)
+    if recorded and attempted:
+        return (
+            f"Journal mismatch: the journal has {recorded[1]} (index {recorded[2]}), "
+            f"this attempt does {attempted[1]} (the code took another path)"
+        )
+    if difference:
+        return f"Journal mismatch: {difference[1].strip()} (the code took another path)"
+    return "Journal mismatch: the code took another path than the journal recorded"
 
 
 @dataclass(frozen=True)
@@ -305,3 +323,37 @@ def decode_value(value: str | None) -> Any:
         return json.loads(value)
     except ValueError:
         return value
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The answer to sending an invocation: its id, and ``Accepted`` or ``PreviouslyAccepted``.
+
+    ``PreviouslyAccepted`` means Restate already had this invocation (the same workflow id, or the
+    same idempotency key) and answered with the one it has.
+    """
+
+    invocation_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A registered endpoint: the services it serves and how many unfinished invocations are pinned to it.
+
+    Restate runs a new invocation on the newest deployment of its service and finishes every
+    invocation on the deployment it started on, so an old deployment is ``draining`` until its
+    last pinned invocation completes (then ``drained``: safe to remove).
+    """
+
+    id: str
+    uri: str
+    services: dict[str, int]  # service name -> revision
+    pinned: int
+    latest: bool
+
+    @property
+    def status(self) -> str:
+        if self.latest:
+            return "active"
+        return "draining" if self.pinned else "drained"

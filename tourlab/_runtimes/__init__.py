@@ -145,15 +145,26 @@ def choose_runtime(env: Mapping[str, str] | None = None) -> RuntimeChoice:
     raise RuntimeUnavailableError(NO_RUNTIME_MESSAGE)
 
 
-def create_runtime(choice: RuntimeChoice, *, tracing_endpoint: str | None = None) -> Runtime:
-    """The runtime `choice` names, exporting traces to `tracing_endpoint` where it can."""
+def create_runtime(
+    choice: RuntimeChoice, *, tracing_endpoint: str | None = None, server_env: Mapping[str, str] | None = None
+) -> Runtime:
+    """The runtime `choice` names, exporting traces to `tracing_endpoint` where it can.
+
+    `server_env` are extra settings for the server (``RESTATE_...`` variables), for the runtimes
+    the lab starts itself.
+    """
     if choice.kind == "external":
+        if server_env:
+            raise RuntimeUnavailableError(
+                f"The lab cannot change the settings of an external Restate ({', '.join(server_env)}): "
+                "set them where that server runs."
+            )
         return ExternalRestate(
             choice.admin_url, choice.ingress_url, endpoint_host=choice.endpoint_host, bind_host=choice.bind_host
         )
     if choice.kind == "docker":
-        return DockerRestate(tracing_endpoint=tracing_endpoint)
-    return EmbeddedRestate(binary=choice.binary, tracing_endpoint=tracing_endpoint)
+        return DockerRestate(tracing_endpoint=tracing_endpoint, server_env=server_env)
+    return EmbeddedRestate(binary=choice.binary, tracing_endpoint=tracing_endpoint, extra_env=dict(server_env or {}))
 
 
 def restate_ui_url(runtime: Runtime, env: Mapping[str, str] | None = None) -> str | None:

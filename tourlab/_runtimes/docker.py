@@ -93,10 +93,11 @@ class DockerRestate:
     bind_host = "0.0.0.0"
     log_path: Path | None = None
 
-    def __init__(self, *, tracing_endpoint: str | None = None) -> None:
+    def __init__(self, *, tracing_endpoint: str | None = None, server_env: Mapping[str, str] | None = None) -> None:
         from testcontainers.core.container import DockerContainer
 
         self.settings = container_settings(tracing_endpoint)
+        self.settings["env"].update(server_env or {})
         self.tracing_endpoint = self.settings["env"].get("RESTATE_TRACING_ENDPOINT")
         container = DockerContainer(self.settings["image"])
         for container_port, host_port in self.settings["ports"].items():

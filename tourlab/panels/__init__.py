@@ -9,6 +9,7 @@
 
 from tourlab.panels._base import LabView, PanelBase, Refresher, Round
 from tourlab.panels.dashboard import Dashboard
+from tourlab.panels.events import EventsPanel
 from tourlab.panels.faults import FaultsPanel
 from tourlab.panels.invocations import InvocationsPanel
 from tourlab.panels.invoke import InvokeBar
@@ -20,6 +21,7 @@ from tourlab.panels.trace import TracePanel
 
 __all__ = [
     "Dashboard",
+    "EventsPanel",
     "FaultsPanel",
     "InvocationsPanel",
     "InvokeBar",

@@ -21,7 +21,7 @@ import httpx
 import ipywidgets as widgets
 import traitlets
 
-from tourlab import Invocation, JournalEntry, Lab, Timer, Trace
+from tourlab import Invocation, JournalEntry, Lab, Timer, Trace, waiting_for
 
 #: Polling intervals of the refresh loop, in seconds.
 FAST_INTERVAL = 0.5
@@ -88,6 +88,7 @@ class Round:
             "cart": lambda: lab.state("CartObject", arg) if arg else {},
             "tickets": lambda: lab.service_state("TicketObject"),
             "timers": lab.timers,
+            "journals": lambda: lab.journals([inv.id for inv in self.recent() if inv.active]),
         }
         return (what, arg), fetches[what]
 
@@ -96,7 +97,7 @@ class Round:
 
     def prefetch(self) -> None:
         """Start every read the dashboard needs at once; their answers are waited for on use."""
-        wanted = [("recent", ""), ("timers", ""), ("tickets", ""), ("cart", self.view.user)]
+        wanted = [("recent", ""), ("journals", ""), ("timers", ""), ("tickets", ""), ("cart", self.view.user)]
         if self.view.invocation_id:
             wanted.append(("journal", self.view.invocation_id))
         for what, arg in wanted:
@@ -128,6 +129,13 @@ class Round:
     def timers(self) -> list[Timer]:
         found: list[Timer] = self._read("timers")
         return found
+
+    def waiting_for(self, invocation: Invocation) -> str | None:
+        """What an unfinished invocation of the recent list waits for (its journal is read with the others)."""
+        if not invocation.active:
+            return waiting_for(invocation, [])
+        journals: dict[str, list[JournalEntry]] = self._read("journals")
+        return waiting_for(invocation, journals.get(invocation.id) or self.journal(invocation.id))
 
     def trace(self, invocation_id: str) -> Trace | None:
         """The spans received so far (no waiting); None when the lab has no trace source."""

@@ -9,6 +9,7 @@ import ipywidgets as widgets
 
 from tourlab import Lab
 from tourlab.panels._base import LabView
+from tourlab.panels.events import EventsPanel
 from tourlab.panels.faults import FaultsPanel
 from tourlab.panels.invocations import InvocationsPanel
 from tourlab.panels.invoke import InvokeBar
@@ -20,7 +21,8 @@ from tourlab.panels.trace import TracePanel
 
 
 class Dashboard(widgets.VBox):
-    """Invoke bar on top; journal and state; invocations; timers and faults; the trace.
+    """One screen: the invoke bar; journal or trace (tabs) beside state and timers; the invocations;
+    outside events and fault injection (tabs).
 
     ``live=False`` turns the background refresh off (panels then refresh after each click
     and on ``refresh()``).
@@ -35,20 +37,18 @@ class Dashboard(widgets.VBox):
         self.invocations = InvocationsPanel(lab, self.view)
         self.timers = TimersPanel(lab, self.view)
         self.trace = TracePanel(lab, self.view)
+        self.events = EventsPanel(lab, self.view)
         self.faults = FaultsPanel(lab, self.view)
-        halves = {"width": "50%"}
-        self.journal.layout.width = halves["width"]
-        self.state.layout.width = halves["width"]
-        self.timers.layout.width = halves["width"]
-        self.faults.layout.width = halves["width"]
+        self.left = _tabs({"Journal": self.journal, "Trace": self.trace}, width="58%")
+        self.bottom = _tabs({"Outside events": self.events, "Fault injection": self.faults}, width="100%")
+        right = widgets.VBox([self.state, self.timers], layout={"width": "42%", "min_width": "0"})
         super().__init__(
             [
                 widgets.HTML(self._links()),
                 self.invoke,
-                widgets.HBox([self.journal, self.state]),
+                widgets.HBox([self.left, right]),
                 self.invocations,
-                widgets.HBox([self.timers, self.faults]),
-                self.trace,
+                self.bottom,
             ],
             **kwargs,
         )
@@ -59,7 +59,16 @@ class Dashboard(widgets.VBox):
 
     @property
     def panels(self) -> list[Any]:
-        return [self.invoke, self.journal, self.state, self.invocations, self.timers, self.trace, self.faults]
+        return [
+            self.invoke,
+            self.journal,
+            self.state,
+            self.invocations,
+            self.timers,
+            self.trace,
+            self.events,
+            self.faults,
+        ]
 
     def refresh(self) -> None:
         """Refresh every panel once, now."""
@@ -77,7 +86,7 @@ class Dashboard(widgets.VBox):
         super().close()
 
     def __repr__(self) -> str:
-        return "Lab panels: invoke bar, journal, state, invocations, timers, trace, fault injection"
+        return "Lab panels: invoke bar, journal, trace, state, timers, invocations, outside events, fault injection"
 
     def _links(self) -> str:
         links = []
@@ -90,3 +99,10 @@ class Dashboard(widgets.VBox):
         if self.lab.traces is not None:
             links.append(f"traces: {html.escape(self.lab.traces.description)} (see Trace below)")
         return " &middot; ".join(links)
+
+
+def _tabs(panels: dict[str, widgets.Widget], *, width: str) -> widgets.Tab:
+    tabs = widgets.Tab(children=list(panels.values()), layout={"width": width, "min_width": "0"})
+    for number, title in enumerate(panels):
+        tabs.set_title(number, title)
+    return tabs

@@ -58,6 +58,7 @@ class InvocationsPanel(PanelBase):
                 f"<code>{esc(inv.target)}</code>",
                 f"<b style='color:{_STATUS_COLORS.get(inv.status, '#111')}'>{esc(inv.status)}</b>",
                 str(self.most_retries[inv.id]),
+                esc(current.waiting_for(inv) or ""),
                 _failure_cell(inv.last_failure),
                 f"<code>{esc(inv.id)}</code>",
             ]
@@ -65,7 +66,7 @@ class InvocationsPanel(PanelBase):
         ]
         highlight = next((n for n, inv in enumerate(listed) if inv.id == selected), None)
         body = (
-            table(["target", "status", "retries", "last failure", "id"], rows, highlight=highlight)
+            table(["target", "status", "retries", "waiting for", "last failure", "id"], rows, highlight=highlight)
             if rows
             else "<i>No invocations yet.</i>"
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import ipywidgets as widgets
@@ -45,19 +44,13 @@ class JournalPanel(PanelBase):
             self.heading,
             f"<code>{esc(target)}</code> &middot; {esc(status)} &middot; <code>{esc(invocation_id)}</code>",
         )
+        finished = invocation is not None and not invocation.active
         rows = [
-            [
-                str(entry.index),
-                esc(entry.entry_type),
-                esc(entry.name),
-                esc(entry.target),
-                _completed(entry),
-                esc(entry.wake_up_at),
-            ]
+            [str(entry.index), esc(entry.entry_type), esc(entry.summary), _completed(entry, finished)]
             for entry in self.entries
         ]
         body = (
-            table(["#", "entry", "name", "target", "completed", "wakes up / runs at"], rows)
+            table(["#", "entry", "what", "completed"], rows)
             if rows
             else "<i>No journal entries (yet): a scheduled invocation has none until it starts.</i>"
         )
@@ -84,7 +77,10 @@ class JournalPanel(PanelBase):
         self.links.children = tuple(self._buttons[: len(links)])
 
 
-def _completed(entry: JournalEntry) -> str:
+def _completed(entry: JournalEntry, finished: bool) -> str:
     if entry.completed is None:
         return ""
-    return "&#10003;" if entry.completed else html.escape("waiting")
+    if entry.completed:
+        return "&#10003;"
+    # A finished invocation that never got this result did not need it (the other branch of a select won).
+    return "not needed" if finished else "<b>waiting</b>"
