@@ -84,10 +84,17 @@ def test_handler_magic_writes_the_cell_and_reloads(lab: Lab, shell: Any, unique:
     assert "return not await" in section.workspace.read("cart_object.py")
     assert lab.call("CartObject", unique("magic"), "addTicket", "seat1") is False
 
-    # The same cell after an edit in the editor: refused, the edit survives.
+    # The same cell after an edit in the editor: the cell runs, the learner's version is kept (and said so).
     target = section.workspace.path / "cart_object.py"
     target.write_text(target.read_text().replace("return not await", "return await"))
-    refused = shell.run_cell(f"%%handler cart_object.py\n{cell}")
-    assert not refused.success
-    assert "changed outside this notebook" in str(refused.error_in_exec)
+    kept = shell.run_cell(f"%%handler cart_object.py\n{cell}")
+    assert kept.success, kept.error_in_exec
+    assert "Kept your version of add_ticket (changed in the editor)" in repr(kept.result)
     assert "return not await" not in target.read_text()
+
+    # Broken code is shown, not raised: Run All goes on, and the previous code keeps serving.
+    broken = shell.run_cell("%%handler cart_object.py\nbroken = undefined_name\n")
+    assert broken.success, broken.error_in_exec
+    assert "✘ Your handler code did not load" in repr(broken.result)
+    assert "NameError: name 'undefined_name' is not defined" in repr(broken.result)
+    assert lab.call("CartObject", unique("magic"), "addTicket", "seat1") is True

@@ -20,8 +20,8 @@ NEEDED = ["course", "requirements.txt", "package.json", "package-lock.json", "no
 def checkout(tmp_path: Path) -> Path:
     """A scratch copy of the repository's entry points that uses this checkout's installed packages.
 
-    Its .venv links to the real one's interpreter and packages, with the install stamp already
-    in place: the script must find nothing to install, and so never touches the real .venv.
+    Its .venv and node_modules link to the real ones' contents, with the install stamps already
+    in place: the script must find nothing to install, and so never touches the real ones.
     """
     for name in NEEDED:
         source = PROJECT_ROOT / name
@@ -29,7 +29,15 @@ def checkout(tmp_path: Path) -> Path:
             shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         else:
             shutil.copy2(source, tmp_path / name)
-    (tmp_path / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
+    # node_modules: links to the installed packages, and a stamp of its own that matches the copied
+    # package files (a stale stamp would make the script `npm ci` into the real node_modules).
+    modules = tmp_path / "node_modules"
+    modules.mkdir()
+    for package in (PROJECT_ROOT / "node_modules").iterdir():
+        if package.name != ".tourlab-stamp":
+            (modules / package.name).symlink_to(package)
+    package_files = (tmp_path / "package.json").read_bytes() + (tmp_path / "package-lock.json").read_bytes()
+    (modules / ".tourlab-stamp").write_text(hashlib.sha256(package_files).hexdigest() + "\n")
     venv = tmp_path / ".venv"
     venv.mkdir()
     shutil.copy2(PROJECT_ROOT / ".venv" / "pyvenv.cfg", venv / "pyvenv.cfg")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tourlab._config import PROJECT_ROOT
-from tourlab._docker import docker_available
+from tourlab._runtimes.docker import docker_available
 from tourlab.hub.launch import HubProcess
 from tourlab.hub.remote import HubClient, RemoteKernel
 from tourlab.hub.settings import default_image
