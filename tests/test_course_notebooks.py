@@ -30,12 +30,13 @@ def test_notebook_opens_its_section_and_ends_with_done(spec: SectionSpec) -> Non
     assert cells[-1].source.strip() == "section.done()"
 
 
-@pytest.mark.parametrize("spec", OURS, ids=lambda s: s.notebook)
-def test_stored_outputs_have_no_unexpected_errors(spec: SectionSpec) -> None:
+@pytest.mark.parametrize("spec", SECTIONS, ids=lambda s: s.notebook)
+def test_run_all_never_stops(spec: SectionSpec) -> None:
+    # Errors are shown as output, never raised: JupyterLab's Run All honours `raises-exception`,
+    # VS Code and Colab do not.
     for cell in _code_cells(spec.notebook):
-        errors = [out for out in cell.get("outputs", []) if out.output_type == "error"]
-        if errors:
-            assert "raises-exception" in cell.metadata.get("tags", []), cell.source
+        assert "raises-exception" not in cell.metadata.get("tags", []), cell.source
+        assert all(out.output_type != "error" for out in cell.get("outputs", [])), cell.source
 
 
 @pytest.mark.parametrize("exercise_id", sorted(EXERCISES))

@@ -140,7 +140,8 @@ def _tour_names() -> dict[str, _Origin]:
             if isinstance(node, ast.ImportFrom):
                 for alias in node.names:
                     single = ast.ImportFrom(module=node.module, names=[alias], level=node.level)
-                    names.setdefault(alias.asname or alias.name, _Origin(relative_imports(ast.unparse(single))))
+                    line = relative_imports(ast.unparse(single), "tour.part4")
+                    names.setdefault(alias.asname or alias.name, _Origin(line))
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     names.setdefault(alias.asname or alias.name, _Origin(f"import {alias.name}"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tourlab import PROJECT_ROOT, LabError
 from tourlab.course import edit
-from tourlab.course.workspace import relative_imports
+from tourlab.course.workspace import package_of, relative_imports
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ def extract(path: Path, functions: tuple[str, ...]) -> str:
     """The named functions of a module plus the imports and constants they use, as one cell."""
     text = path.read_text()
     tree = ast.parse(text)
+    package = package_of(str(path.parent.relative_to(PROJECT_ROOT)))
     lines = text.splitlines(keepends=True)
     wanted = [n for n in tree.body if edit.definition_name(n) in functions]
     used = _used_names(wanted)
@@ -56,7 +57,7 @@ def extract(path: Path, functions: tuple[str, ...]) -> str:
             names = [a for a in node.names if (a.asname or a.name) in used]
             if names and not (node.module == "restate" and node.level == 0 and _only_types(names)):
                 merged = ast.ImportFrom(module=node.module, names=names, level=node.level)
-                imports.append(relative_imports(ast.unparse(merged)))
+                imports.append(relative_imports(ast.unparse(merged), package))
         elif isinstance(node, ast.Import) and any((a.asname or a.name) in used for a in node.names):
             imports.append(ast.unparse(node))
     constants = [

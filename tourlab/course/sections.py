@@ -75,7 +75,30 @@ SECTIONS: tuple[SectionSpec, ...] = (
     ),
     SectionSpec("06", "06_idempotency", "Idempotency", app="tour/part4"),
     SectionSpec("07", "07_tracing", "Tracing", app="tour/part4"),
-    SectionSpec("08", "08_recap", "Recap", app="tour/part4"),
+    # Beyond the tour: what Restate's current learning path teaches, in the same ticket app.
+    SectionSpec("08", "08_workflows", "Workflows", app="tour/part4", start_from="tour/part4", checkpoint="tour/part5"),
+    SectionSpec(
+        "09", "09_sagas", "Sagas and errors", app="tour/part5", start_from="tour/part5", checkpoint="tour/part6"
+    ),
+    SectionSpec(
+        "10",
+        "10_external_events",
+        "External events and concurrency",
+        app="tour/part6",
+        start_from="tour/part6",
+        checkpoint="tour/part7",
+    ),
+    SectionSpec(
+        "11",
+        "11_replay",
+        "Determinism and replay",
+        app="tour/replay",
+        start_from="tour/replay/exercise",
+        checkpoint="tour/replay/solution",
+    ),
+    SectionSpec("12", "12_versioning", "Versioning with live deployments", app="tour/versions/v1"),
+    SectionSpec("13", "13_testing", "Testing your handlers", app="tour/testing/shop"),
+    SectionSpec("14", "14_recap", "Recap", app="tour/part7"),
 )
 
 

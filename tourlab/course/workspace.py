@@ -23,7 +23,6 @@ from tourlab.course import edit
 
 #: Bookkeeping file inside every workspace folder.
 RECORD = ".course.json"
-_CHECKPOINT_IMPORT = re.compile(r"^from tour\.(?:app|part\d+)\.", re.MULTILINE)
 
 
 def workspace_root() -> Path:
@@ -32,9 +31,17 @@ def workspace_root() -> Path:
     return Path(override) if override else PROJECT_ROOT / "workspace"
 
 
-def relative_imports(source: str) -> str:
-    """``from tour.part1.ticket_object import x`` -> ``from .ticket_object import x``."""
-    return _CHECKPOINT_IMPORT.sub("from .", source)
+def package_of(folder: str) -> str:
+    """The import name of a project folder: ``tour/part1`` -> ``tour.part1``."""
+    return folder.strip("/").replace("/", ".")
+
+
+def relative_imports(source: str, package: str) -> str:
+    """Imports from `package` made relative: ``from tour.part1.ticket_object import x`` -> ``from .ticket_object ...``.
+
+    Imports of other packages (``tour.auxiliary``, shared helpers) stay as they are.
+    """
+    return re.sub(rf"^from {re.escape(package)}\.", "from .", source, flags=re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class Workspace:
         self.path.mkdir(parents=True, exist_ok=True)
         written = {}
         for source in sorted(self.source_dir.glob("*.py")):
-            text = relative_imports(source.read_text())
+            text = relative_imports(source.read_text(), package_of(self.start_from))
             (self.path / source.name).write_text(text)
             written[source.name] = edit.definitions(text)
         self._save_record({"start_from": self.start_from, "created_at": time.time(), "written": written})
@@ -127,10 +134,15 @@ class Workspace:
         return (self.path / file).read_text()
 
     def _check_file(self, file: str) -> Path:
+        """The workspace file `file`; a new module (a valid name) is created empty."""
         target = self.path / file
-        if not file.endswith(".py") or "/" in file or not target.is_file():
+        if not re.fullmatch(r"[A-Za-z_]\w*\.py", file):
             known = ", ".join(self.files())
-            raise LabError(f"No {file!r} in {self.display_path}; the files are: {known}")
+            raise LabError(
+                f"{file!r} is not a module of {self.display_path} (a name like cart_object.py); it has: {known}"
+            )
+        if not target.exists():
+            target.write_text("")
         return target
 
     def changed_elsewhere(self, file: str, names: list[str] | None = None) -> list[str]:
