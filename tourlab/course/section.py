@@ -328,12 +328,15 @@ class Section:
         return ResetBar([start, yes, cancel, note])
 
 
-def open_section(name: str, *, fresh: bool = True, lab: Lab | None = None, show: bool = True) -> Section:
+def open_section(
+    name: str, *, fresh: bool = True, lab: Lab | None = None, show: bool = True, always_replay: bool = False
+) -> Section:
     """Start (or restart) the lab for a notebook and make its workspace live.
 
     With ``fresh`` (the default) this kernel's Restate starts over with no state and no
     invocations, so the notebook gives the same results every time it runs from the top.
-    Your workspace files are never touched: they are created only if missing.
+    ``always_replay`` starts Restate so that every await suspends and replays the handler
+    (see ``Lab.start``). Your workspace files are never touched: they are created only if missing.
     """
     spec = find_section(name)
     if _in_notebook():
@@ -347,7 +350,7 @@ def open_section(name: str, *, fresh: bool = True, lab: Lab | None = None, show:
         current = Lab.current()
         if current is not None and fresh:
             current.stop()
-        lab = Lab.start(app_dir)
+        lab = Lab.start(app_dir, always_replay=always_replay)
     else:
         lab.load(app_dir)
     payment_client.reset()

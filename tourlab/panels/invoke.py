@@ -35,7 +35,7 @@ class InvokeBar(PanelBase):
     def __init__(self, lab: Lab, view: LabView | None = None, **kwargs: Any) -> None:
         super().__init__(lab, view, **kwargs)
         self.user = widgets.Text(value=self.view.user, description="user", layout={"width": "180px"})
-        self.seat = widgets.Text(value="seat2B", description="seat", layout={"width": "180px"})
+        self.seat = widgets.Text(value=_free_seat(lab), description="seat", layout={"width": "180px"})
         self.idempotency_key = widgets.Text(
             value="", description="idem. key", placeholder="optional", layout={"width": "220px"}
         )
@@ -172,6 +172,16 @@ class InvokeBar(PanelBase):
             f"{self._call_text} &rarr; <b style='color:#dc2626'>error</b>: {html.escape(failure)}"
             f" &middot; <code>{self.invocation_id}</code>"
         )
+
+
+def _free_seat(lab: Lab) -> str:
+    """The first seat (seat2B, seat2C, ...) no ticket state mentions yet, so the first click reserves it."""
+    try:
+        taken = lab.service_state("TicketObject")
+    except Exception:  # noqa: BLE001 - a panel never throws; the refresh shows what is wrong
+        taken = {}
+    seats = (f"seat{row}{column}" for row in "23456789" for column in "BCDEFGH")
+    return next((seat for seat in seats if seat not in taken), "seat9Z")
 
 
 def _status_text(invocation: Invocation | None) -> str:
