@@ -19,6 +19,8 @@ EXPECTED_PROBLEM = {
     "mark_as_sold": "left the status at 'RESERVED'",
     "email_notifications": "received no e-mail",
     "checkout_marks_sold": "never told the ticket's TicketObject",
+    "deterministic_checkout": "journal mismatch",
+    "catch_double_booking": "Against buggy_double_booking",
 }
 
 

@@ -11,26 +11,38 @@ unfinished is killed before it returns.
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import contextlib
 import difflib
 import functools
+import importlib
+import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 from tour.auxiliary import email_client, payment_client
 from tourlab import (
     NO_ARG,
     PROJECT_ROOT,
+    EmbeddedRestate,
     Invocation,
     InvocationError,
     JournalEntry,
     Lab,
     LabError,
+    RestateClient,
     Stuck,
     poll,
 )
@@ -971,6 +983,242 @@ def _declined_checkout(p: Probe) -> None:
     p.ok("a declined checkout returns False, sells nothing and keeps the cart")
 
 
+# -- beyond the tour: determinism and replay (section 11) -------------------------------------------
+
+#: How many orders the replay check places, from these users in turn.
+REPLAY_ORDERS = 20
+_REPLAY_USERS = ("Mary", "John", "Ann")
+_TICKET_PRICE = 40
+
+
+@contextlib.contextmanager
+def replaying_restate(lab: Lab) -> Iterator[RestateClient]:
+    """A second, throwaway Restate serving the lab's endpoint, which replays the handler at every step.
+
+    It suspends every invocation at each suspension point (``ctx.run``, a call, a sleep), so the
+    handler runs again from the top after every step, and it ends an invocation at its first
+    failure (no retries), so the caller gets Restate's error at once. The lab's own Restate is
+    not touched: the check gives the same verdict in a normal lab and in an always-replay one.
+    """
+    from tour.replay.settings import ALWAYS_REPLAY_ENV, FAIL_FAST_ENV
+
+    server = EmbeddedRestate(extra_env={**ALWAYS_REPLAY_ENV, **FAIL_FAST_ENV})
+    server.start()
+    client = RestateClient(server.admin_url, server.ingress_url, timeout=20)
+    try:
+        # The endpoint listens on loopback (or on every interface, in a container): reach it there.
+        client.register(f"http://127.0.0.1:{urlsplit(lab.endpoint_url).port}", force=False)
+        yield client
+    finally:
+        client.close()
+        server.stop()
+
+
+@dataclass
+class _Orders:
+    """What the replay check's orders came back with."""
+
+    receipts: list[tuple[int, dict[str, Any], Any]] = field(default_factory=list)
+    mismatches: list[int] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _place_orders(client: RestateClient) -> _Orders:
+    placed = _Orders()
+    for number in range(REPLAY_ORDERS):
+        order = {
+            "user_id": _REPLAY_USERS[number % len(_REPLAY_USERS)],
+            "tickets": [f"seat-{number}-{n}" for n in range(1 + number % 3)],
+        }
+        try:
+            placed.receipts.append((number, order, client.call("DiscountCheckout", None, "handle", order)))
+        except InvocationError as failed:
+            if failed.status_code == 570 or "Found a mismatch" in str(failed):
+                placed.mismatches.append(number)
+            else:
+                placed.errors.append((number, str(failed)))
+    return placed
+
+
+def check_deterministic_checkout(p: Probe) -> None:
+    """DiscountCheckout/handle takes the same path on every attempt (section 11).
+
+    Checked against a second Restate that replays the handler after every step and fails fast
+    (``replaying_restate``), with 20 orders from three users: every order completes (no journal
+    mismatch, no error); every receipt has its own payment key; the provider charged exactly that
+    key with exactly the receipt's amount; every amount is the full price (40 a ticket) or 20 % off;
+    both outcomes of the discount draw occur.
+    """
+    payments = importlib.import_module("tour.replay.payments")
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(replaying_restate(p.lab))
+        except (LabError, OSError) as unavailable:
+            p.fail(
+                f"The check needs a second Restate, one that replays at every step, and could not start it: "
+                f"{unavailable}",
+                "Install the pinned restate-server (./course does) and check again.",
+            )
+        payments.reset()
+        placed = _place_orders(client)
+    _judge_orders(p, placed, dict(payments.ledger))
+
+
+def _judge_orders(p: Probe, placed: _Orders, charged: dict[str, int]) -> None:
+    if placed.errors:
+        number, error = placed.errors[0]
+        first = error.splitlines()[0]
+        p.fail(f"Order {number} failed: {first}", error_hint(error))
+    if placed.mismatches:
+        p.fail(
+            "Some orders failed with Restate's journal mismatch (HTTP 570, RT0016): when Restate replayed "
+            "handle, it took another branch than on the attempt before, so the steps it asked for did not "
+            "match the journal."
+        )
+    p.ok(f"all {REPLAY_ORDERS} orders completed while Restate replayed handle after every step")
+    keys = [receipt.get("payment_key") if isinstance(receipt, dict) else None for _, _, receipt in placed.receipts]
+    if len(set(keys)) < len(keys):
+        p.fail(
+            f"{len(keys)} orders got only {len(set(keys))} different payment keys. The provider charges a key "
+            "once, so the orders with a repeated key were never paid for.",
+            "A payment key must be the same on every attempt of one order, and different for every order: "
+            "str(ctx.uuid()) is both (it is seeded by the invocation id).",
+        )
+    p.ok("every order has a payment key of its own")
+    for number, order, receipt in placed.receipts:
+        key, amount = receipt["payment_key"], receipt["amount"]
+        if key not in charged:
+            p.fail(
+                f"The receipt of order {number} carries the payment key {key}, but the provider was never charged "
+                "with that key: the payment step ran with another key, drawn by an earlier attempt.",
+                "uuid.uuid4() draws a new key on every attempt; the payment step keeps the key of the attempt "
+                "that ran it. Take the key from the context: str(ctx.uuid()).",
+            )
+        if charged[key] != amount:
+            p.fail(
+                f"The receipt of order {number} says {amount}, but the provider charged {charged[key]} for its key.",
+                "The amount on the receipt and the amount charged must come from the same decision: draw the "
+                "discount once per invocation (ctx.random()).",
+            )
+        full = len(order["tickets"]) * _TICKET_PRICE
+        if amount not in (full, full * 8 // 10):
+            p.fail(f"Order {number} ({len(order['tickets'])} tickets) cost {amount}: neither {full} nor 20 % off.")
+    p.ok("the provider charged every receipt's key with the receipt's amount")
+    discounted = {receipt["amount"] < len(order["tickets"]) * _TICKET_PRICE for _, order, receipt in placed.receipts}
+    if len(discounted) < 2:
+        p.fail(
+            f"All {REPLAY_ORDERS} orders got the same discount decision: the draw is no longer random.",
+            "Keep the chance: if ctx.random().random() < DISCOUNT_CHANCE: ...",
+        )
+    p.ok("some orders got the discount and some did not")
+
+
+# -- beyond the tour: testing your handlers (section 13) --------------------------------------------
+
+#: The learner's test module, in the workspace of section 13.
+TEST_MODULE = "test_shop.py"
+#: The wiring the check runs the learner's tests with (SHOP_APP picks the implementation).
+_TEST_CONFTEST = "tour/testing/solution/conftest.py"
+#: The implementations the learner's tests run against: the reference, then the planted bugs.
+REFERENCE_SHOP = "tour.testing.shop.app"
+PLANTED_BUGS = {
+    "tour.testing.buggy_sold_on_decline.app": "sells the seats and empties the cart although the card was declined",
+    "tour.testing.buggy_double_booking.app": "puts a seat into a second cart although another cart holds it",
+}
+
+
+@dataclass(frozen=True)
+class LearnerTestRun:
+    """One pytest run of the learner's tests against one implementation of the shop."""
+
+    shop: str
+    passed: tuple[str, ...]
+    failed: dict[str, str]
+    output: str
+
+    @property
+    def ran(self) -> int:
+        return len(self.passed) + len(self.failed)
+
+
+def run_learner_tests(folder: Path, shop: str, *, timeout: float = 180.0) -> LearnerTestRun:
+    """Run `folder`/test_shop.py with pytest in a fresh process against the shop module `shop`.
+
+    The tests run on a copy of `folder` with the course's own conftest.py, so the verdict does not
+    depend on the learner's wiring; the copy keeps the package layout, so relative imports work.
+    """
+    with tempfile.TemporaryDirectory(prefix="tourlab-tests-") as scratch:
+        copy = Path(scratch) / folder.name
+        shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        (copy / "conftest.py").write_text((PROJECT_ROOT / _TEST_CONFTEST).read_text())
+        report = Path(scratch) / "report.xml"
+        command = [
+            sys.executable, "-m", "pytest", "-p", "anyio", "-p", "no:cacheprovider", "-o", "addopts=",
+            "-q", "--tb=short", f"--junitxml={report}", str(copy / TEST_MODULE),
+        ]  # fmt: skip
+        env = {**os.environ, "SHOP_APP": shop, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        output = (done.stdout + done.stderr).replace(f"{scratch}/", "")
+        passed: list[str] = []
+        failed: dict[str, str] = {}
+        if report.exists():
+            for case in ElementTree.parse(report).getroot().iter("testcase"):
+                problem = case.find("failure")
+                if problem is None:
+                    problem = case.find("error")
+                name = case.get("name", "?")
+                if problem is not None:
+                    failed[name] = next(iter((problem.get("message") or problem.tag).splitlines()), problem.tag)
+                elif case.find("skipped") is None:
+                    passed.append(name)
+        return LearnerTestRun(shop, tuple(passed), failed, output)
+
+
+def check_catch_double_booking(p: Probe) -> None:
+    """Your test_shop.py passes on the reference shop and fails on both planted bugs (section 13).
+
+    Checked by running the learner's test module with pytest (a fresh process, the course's
+    conftest.py, always-replay Restate from tour/testing/restate_fixture.py) three times: against
+    the reference shop every test passes (at least one test ran); against
+    ``buggy_sold_on_decline`` and against ``buggy_double_booking`` at least one test fails.
+    """
+    folder = p.lab.app_dir
+    if folder is None or not (folder / TEST_MODULE).is_file():
+        p.fail(
+            f"Your workspace has no {TEST_MODULE}: the cells of this chapter write it.",
+            f"Run the %%handler {TEST_MODULE} cells above (from the first one on), then check again.",
+        )
+    reference = run_learner_tests(folder, REFERENCE_SHOP)
+    if reference.ran == 0:
+        last = [line for line in reference.output.splitlines() if line.strip()][-3:]
+        p.fail(
+            f"pytest ran no test of {TEST_MODULE}: {' / '.join(last) or 'no output'}",
+            "Test functions start with test_ and are async def with a client parameter, like the ones above.",
+        )
+    if reference.failed:
+        name, message = next(iter(reference.failed.items()))
+        p.fail(
+            f"{name} fails against the reference shop ({REFERENCE_SHOP}), which is correct: {message}",
+            "A test has to pass on correct code: assert what the shop does when it works "
+            "(run the tests from the notebook to see the whole message).",
+        )
+    p.ok(f"all {_count(reference.ran, 'test')} of {TEST_MODULE} pass against the reference shop")
+    with concurrent.futures.ThreadPoolExecutor(len(PLANTED_BUGS)) as pool:
+        runs = list(pool.map(lambda shop: run_learner_tests(folder, shop), PLANTED_BUGS))
+    for run in runs:
+        bug = run.shop.removeprefix("tour.testing.").removesuffix(".app")
+        if not run.failed:
+            p.fail(
+                f"Against {bug}, which {PLANTED_BUGS[run.shop]}, every test passed: none caught that bug.",
+                None
+                if "double" in bug
+                else "Keep test_a_declined_card_keeps_the_cart_and_the_reservations from above.",
+            )
+        p.ok(f"{bug} is caught: {', '.join(sorted(run.failed))} failed")
+
+
 CHECKS: dict[str, Callable[[Probe], None]] = {
     "checkout_calls_handle": check_checkout_calls_handle,
     "expire_ticket": check_expire_ticket,
@@ -979,6 +1227,8 @@ CHECKS: dict[str, Callable[[Probe], None]] = {
     "mark_as_sold": check_mark_as_sold,
     "email_notifications": check_email_notifications,
     "checkout_marks_sold": check_checkout_marks_sold,
+    "deterministic_checkout": check_deterministic_checkout,
+    "catch_double_booking": check_catch_double_booking,
 }
 
 

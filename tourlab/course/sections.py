@@ -95,9 +95,22 @@ SECTIONS: tuple[SectionSpec, ...] = (
         app="tour/replay",
         start_from="tour/replay/exercise",
         checkpoint="tour/replay/solution",
+        exercises=("deterministic_checkout",),
     ),
-    SectionSpec("12", "12_versioning", "Versioning with live deployments", app="tour/versions/v1"),
-    SectionSpec("13", "13_testing", "Testing your handlers", app="tour/testing/shop"),
+    # The workspace holds v1; lab.deploy serves v2 next to it as a second deployment.
+    SectionSpec(
+        "12", "12_versioning", "Versioning with live deployments", app="tour/versions/v1", start_from="tour/versions/v1"
+    ),
+    # The workspace is the learner's copy of the shop; the notebook adds conftest.py and test_shop.py to it.
+    SectionSpec(
+        "13",
+        "13_testing",
+        "Testing your handlers",
+        app="tour/testing/shop",
+        start_from="tour/testing/shop",
+        checkpoint="tour/testing/solution",
+        exercises=("catch_double_booking",),
+    ),
     SectionSpec("14", "14_recap", "Recap", app="tour/part7"),
 )
 

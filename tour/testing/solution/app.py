@@ -1,0 +1,9 @@
+"""The reference shop, served from this folder so that its tests sit next to the app they test."""
+
+import restate
+
+from tour.testing.shop.cart_object import cart
+from tour.testing.shop.checkout_service import checkout_service
+from tour.testing.shop.ticket_object import ticket
+
+app = restate.app(services=[cart, checkout_service, ticket])
