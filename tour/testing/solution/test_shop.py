@@ -1,5 +1,5 @@
 import asyncio
-import uuid
+import itertools
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -12,9 +12,12 @@ from tour.testing.shop.ticket_object import status
 pytestmark = pytest.mark.anyio
 
 
+KEYS = itertools.count(1)
+
+
 def new(name: str) -> str:
-    # A fresh key: all tests share one Restate, so none reuses another's cart or seat.
-    return f"{name}-{uuid.uuid4().hex[:8]}"
+    # A fresh key: all tests of a run share one Restate, so none may reuse another's cart or seat.
+    return f"{name}-{next(KEYS)}"
 
 
 async def eventually(read: Callable[[], Awaitable[str]], expected: str, timeout: float = 10.0) -> bool:
