@@ -1135,6 +1135,10 @@ class LearnerTestRun:
     passed: tuple[str, ...]
     failed: dict[str, str]
     output: str
+    #: Why the test module could not be collected (it did not import), if so.
+    import_error: str | None = None
+    #: Why no test could run at all (every one failed while setting up, or pytest hung), if so.
+    broken: str | None = None
 
     @property
     def ran(self) -> int:
@@ -1146,7 +1150,15 @@ def run_learner_tests(folder: Path, shop: str, *, timeout: float = 180.0) -> Lea
 
     The tests run on a copy of `folder` with the course's own conftest.py, so the verdict does not
     depend on the learner's wiring; the copy keeps the package layout, so relative imports work.
+    A run whose every test failed while setting up (Restate did not start, say) is tried once more.
     """
+    run = _pytest_once(folder, shop, timeout)
+    if run.broken is not None:
+        run = _pytest_once(folder, shop, timeout)
+    return run
+
+
+def _pytest_once(folder: Path, shop: str, timeout: float) -> LearnerTestRun:
     with tempfile.TemporaryDirectory(prefix="tourlab-tests-") as scratch:
         copy = Path(scratch) / folder.name
         shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("__pycache__", ".*"))
@@ -1157,23 +1169,39 @@ def run_learner_tests(folder: Path, shop: str, *, timeout: float = 180.0) -> Lea
             "-q", "--tb=short", f"--junitxml={report}", str(copy / TEST_MODULE),
         ]  # fmt: skip
         env = {**os.environ, "SHOP_APP": shop, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-        done = subprocess.run(
-            command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        try:
+            done = subprocess.run(
+                command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return LearnerTestRun(shop, (), {}, "", broken=f"pytest did not finish within {timeout:g} s")
         output = (done.stdout + done.stderr).replace(f"{scratch}/", "")
         passed: list[str] = []
         failed: dict[str, str] = {}
-        if report.exists():
-            for case in ElementTree.parse(report).getroot().iter("testcase"):
-                problem = case.find("failure")
-                if problem is None:
-                    problem = case.find("error")
-                name = case.get("name", "?")
-                if problem is not None:
-                    failed[name] = next(iter((problem.get("message") or problem.tag).splitlines()), problem.tag)
-                elif case.find("skipped") is None:
-                    passed.append(name)
-        return LearnerTestRun(shop, tuple(passed), failed, output)
+        setup_errors: list[str] = []
+        import_error = None
+        cases = list(ElementTree.parse(report).getroot().iter("testcase")) if report.exists() else []
+        for case in cases:
+            failure = case.find("failure")
+            problem = failure if failure is not None else case.find("error")
+            name = case.get("name", "?")
+            if problem is not None and not case.get("classname"):  # a collection error: no test ran
+                import_error = _failure_line(problem)
+            elif problem is not None:
+                failed[name] = _failure_line(problem)
+                if failure is None:  # an error outside the test's own code: a fixture did not set up
+                    setup_errors.append(failed[name])
+            elif case.find("skipped") is None:
+                passed.append(name)
+        broken = setup_errors[0] if setup_errors and len(setup_errors) == len(cases) else None
+        return LearnerTestRun(shop, tuple(passed), failed, output, import_error, broken)
+
+
+def _failure_line(problem: ElementTree.Element) -> str:
+    """The line that says why a test failed: pytest's first ``E   ...`` line, else the report's message."""
+    errors = [line[1:].strip() for line in (problem.text or "").splitlines() if line.startswith("E ")]
+    message = next(iter((problem.get("message") or "").strip().splitlines()), problem.tag)
+    return errors[0] if errors else message
 
 
 def check_catch_double_booking(p: Probe) -> None:
@@ -1191,6 +1219,18 @@ def check_catch_double_booking(p: Probe) -> None:
             f"Run the %%handler {TEST_MODULE} cells above (from the first one on), then check again.",
         )
     reference = run_learner_tests(folder, REFERENCE_SHOP)
+    if reference.broken is not None:
+        p.fail(
+            f"None of your tests could run against the reference shop: {reference.broken}",
+            "If it names your code, fix that; if it names Restate, run the check again "
+            "(the output of the tests from the notebook shows the whole message).",
+        )
+    if reference.import_error is not None:
+        p.fail(
+            f"pytest could not import {TEST_MODULE}: {reference.import_error}",
+            error_hint(reference.import_error)
+            or "Fix that line of the test module; the message says what Python did not like.",
+        )
     if reference.ran == 0:
         last = [line for line in reference.output.splitlines() if line.strip()][-3:]
         p.fail(
