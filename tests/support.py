@@ -189,12 +189,3 @@ def build_images(env_file: Path) -> BuiltImages:
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
     lines = env_file.read_text().splitlines()
     return BuiltImages(built.stdout, dict(line.split("=", 1) for line in lines if line and not line.startswith("#")))
-
-
-def pulled_or_skip(image: str) -> None:
-    """Skip the test unless `image` is here or can be pulled."""
-    if docker("image", "inspect", image).returncode == 0:
-        return
-    pulled = docker("pull", image, timeout=300)
-    if pulled.returncode != 0:
-        pytest.skip(f"{image} cannot be pulled here: {(pulled.stderr.strip().splitlines() or ['failed'])[-1]}")
