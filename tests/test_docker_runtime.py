@@ -71,6 +71,43 @@ def restate_image() -> str:
     return images.choose_restate_image(root, version, _config.docker_image(), state_dir=home / "docker").image
 
 
+# -- which image ------------------------------------------------------------------------------------
+
+
+def test_an_image_that_is_here_is_used_as_the_official_one(tmp_path: Path) -> None:
+    present = restate_image()  # stands in for "the official image is here"
+    chosen = images.choose_restate_image(
+        _config.PROJECT_ROOT, _config.restate_version(), present, state_dir=tmp_path / "docker"
+    )
+    assert chosen == images.ImageChoice(present, official=True, note=f"{present} (official image)")
+    assert not (tmp_path / "docker" / "pull-failed.json").exists()
+
+
+def test_an_image_that_cannot_be_pulled_is_replaced_by_the_local_stand_in_and_says_why(tmp_path: Path) -> None:
+    missing = "tourlab-test-nowhere.invalid/restate:0"  # no registry answers for this name
+    version = _config.restate_version()
+    pulls: list[str] = []
+    chosen = images.choose_restate_image(
+        _config.PROJECT_ROOT, version, missing, state_dir=tmp_path / "docker", log=pulls.append
+    )
+    assert chosen.image == f"tourlab-local/restate:{version}"
+    assert not chosen.official
+    assert chosen.note.startswith(f"tourlab-local/restate:{version}, a LOCAL STAND-IN for {missing}")
+    assert "cannot be pulled" in chosen.note
+    assert any(line.startswith(f"pulling {missing}") for line in pulls)
+    # The stand-in is the pinned npm server, labelled as such; the failed pull is not repeated soon.
+    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", chosen.image).stdout)
+    assert labels[f"{images.LABEL}.version"] == version
+    again: list[str] = []
+    assert (
+        images.choose_restate_image(
+            _config.PROJECT_ROOT, version, missing, state_dir=tmp_path / "docker", log=again.append
+        )
+        == chosen
+    )
+    assert not any(line.startswith("pulling") for line in again)
+
+
 # -- no orphans ---------------------------------------------------------------------------------------
 
 

@@ -304,7 +304,12 @@ class DockerRestate:
 
     def start(self, timeout: float = 120.0) -> None:
         """Pick the image, start the reaper, then the container, and wait until Restate is ready."""
-        client = _client(None)
+        from docker.errors import DockerException
+
+        try:
+            client = _client(None)
+        except DockerException as error:
+            raise ServerStartError(f"Cannot start Restate in Docker: {NO_ENGINE_HINT} ({error})") from None
         try:
             _disable_ryuk_unless_present(client)
             self.image = self._choose_image()
@@ -314,8 +319,6 @@ class DockerRestate:
                 _log.info("Removed containers of kernels that are gone: %s", ", ".join(swept))
         finally:
             client.close()
-        from docker.errors import DockerException
-
         self._reaper = start_reaper(self.name)
         for attempt in range(3):
             try:

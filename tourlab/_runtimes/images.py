@@ -212,8 +212,10 @@ def choose_restate_image(
     if image_present(official):
         return ImageChoice(official, official=True, note=f"{official} (official image)")
     marker = state_dir / "pull-failed.json"
-    problem = _pull_failed_recently(marker)
-    with build_lock(root):
+    with build_lock(root):  # kernels starting together: one pulls (or builds), the others then see the result
+        problem = _pull_failed_recently(marker)
+        if problem is None and image_present(official):
+            return ImageChoice(official, official=True, note=f"{official} (official image)")
         if problem is None:
             problem = pull_problem(official, pull_timeout, log)
             if problem is None:
