@@ -31,6 +31,8 @@ import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from tourlab import poll
+
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 2**20
 
@@ -127,11 +129,7 @@ def _descendants() -> list[psutil.Process]:
 
 def _wait_for_descendants_to_exit(timeout: float = 20.0, keep: set[int] | None = None) -> None:
     keep = keep or set()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not [p for p in _descendants() if p.pid not in keep]:
-            return
-        time.sleep(0.1)
+    poll(lambda: not [p for p in _descendants() if p.pid not in keep], timeout=timeout, interval=0.1)
 
 
 def run_notebook(
@@ -181,13 +179,15 @@ def measure_jupyter_server(interval: float, settle: float = 4.0) -> float:
             stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
+
+            def listening() -> bool:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
                 except OSError:
-                    time.sleep(0.2)
+                    return False
+                return True
+
+            poll(listening, timeout=60, interval=0.2)
             # Load the lab page once, as a browser would, so the server has done its real work.
             import httpx
 

@@ -23,9 +23,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tourlab import EmbeddedRestate
-from tourlab._config import PROJECT_ROOT
-from tourlab._ports import free_port
+from tourlab import PROJECT_ROOT, EmbeddedRestate, free_port, poll
 
 _LAB_COLD_START = textwrap.dedent(
     """
@@ -45,14 +43,13 @@ def _percentile(samples: list[float], fraction: float) -> float:
 
 
 def _wait_registered(http: httpx.Client, admin_url: str, uri: str) -> None:
-    while True:
+    def registered() -> bool:
         try:
-            response = http.post(f"{admin_url}/deployments", json={"uri": uri, "force": True})
-            if response.is_success:
-                return
+            return http.post(f"{admin_url}/deployments", json={"uri": uri, "force": True}).is_success
         except httpx.HTTPError:
-            pass
-        time.sleep(0.005)
+            return False
+
+    poll(registered, timeout=30, interval=0.005)
 
 
 def _start_hypercorn(app_spec: str, port: int, cwd: Path) -> subprocess.Popen[bytes]:

@@ -17,32 +17,47 @@ images to use and whether Jaeger's override file is loaded:
 
     docker compose --env-file .tourlab/compose.env up        (docker-compose 1.29: the same flags)
 
-Only the standard library and the ``docker`` command line are used. Runs of this script wait for
-each other (a lock file), so parallel test workers build each stand-in once.
+Only the standard library and the ``docker`` command line are used. The Restate part lives in
+``tourlab/_runtimes/images.py`` (loaded by path), which the Docker runtime of the lab uses too: a
+kernel in docker mode builds the same stand-in when it needs one. Runs of this script and those
+kernels wait for each other (a lock file), so each stand-in is built once.
 """
 
 from __future__ import annotations
 
 import argparse
-import fcntl
-import hashlib
+import importlib.util
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-LOCAL = "tourlab-local"
-LABEL = "org.restate-tour-lab"
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def _load_shared() -> ModuleType:
+    """tourlab/_runtimes/images.py by path: the Docker runtime and this script share it (stdlib only)."""
+    spec = importlib.util.spec_from_file_location("tourlab_images", ROOT / "tourlab" / "_runtimes" / "images.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit("tourlab/_runtimes/images.py is missing")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+shared = _load_shared()
+LOCAL = shared.LOCAL
+LABEL = shared.LABEL
+HOST_CA_BUNDLE = shared.HOST_CA_BUNDLE
+StandIn = shared.StandIn
+digest, file_digest, docker, ensure = shared.digest, shared.file_digest, shared.docker, shared.ensure
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 #: passwd: useradd for the lab's learner user (debootstrap's minbase lacks it).
@@ -62,27 +77,8 @@ JAEGER_OVERRIDE = "docker-compose.override.yml"
 PEM = r"-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----"
 
 
-@dataclass
-class StandIn:
-    """A local image replacing `official`; `recipe` digests everything that goes into it."""
-
-    kind: str
-    image: str
-    official: str
-    recipe: str
-    version: str
-
-    def labels(self) -> dict[str, str]:
-        return {LABEL: self.kind, f"{LABEL}.version": self.version, f"{LABEL}.recipe": self.recipe}
-
-
 def log(message: str) -> None:
     print(f"[build_images] {message}", flush=True)  # noqa: T201 - a command-line tool
-
-
-def docker(*args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    """``docker ARGS`` with its output captured; a failure is returned, not raised."""
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def run(command: list[str], *, quiet: bool = False) -> None:
@@ -90,21 +86,6 @@ def run(command: list[str], *, quiet: bool = False) -> None:
     completed = subprocess.run(command, stdout=subprocess.DEVNULL if quiet else None, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"failed ({completed.returncode}): {' '.join(command)}")
-
-
-def digest(*parts: bytes) -> str:
-    hashed = hashlib.sha256()
-    for part in parts:
-        hashed.update(hashlib.sha256(part).digest())
-    return hashed.hexdigest()[:16]
-
-
-def file_digest(path: Path) -> bytes:
-    hashed = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            hashed.update(chunk)
-    return hashed.digest()
 
 
 def restate_version() -> str:
@@ -125,29 +106,6 @@ def pinned_images() -> dict[str, str]:
         "TOURLAB_PYTHON_IMAGE": bases["PYTHON_IMAGE"],
         "TOURLAB_JAEGER_IMAGE": jaeger.group(1),
     }
-
-
-def pull_problem(image: str, timeout: float) -> str | None:
-    """None if `image` is here or could be pulled now, else why not."""
-    if docker("image", "inspect", image).returncode == 0:
-        return None
-    log(f"pulling {image} (at most {timeout:.0f} s)")
-    try:
-        pulled = docker("pull", image, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return f"no answer within {timeout:.0f} s"
-    return None if pulled.returncode == 0 else (pulled.stderr.strip().splitlines() or ["failed"])[-1]
-
-
-def ensure(stand_in: StandIn, build: Callable[[StandIn], None]) -> str:
-    """Build `stand_in` unless an image of the same recipe exists; returns its name."""
-    found = docker("image", "inspect", "--format", f'{{{{ index .Config.Labels "{LABEL}.recipe" }}}}', stand_in.image)
-    if found.returncode == 0 and found.stdout.strip() == stand_in.recipe:
-        log(f"{stand_in.image}: the local stand-in for {stand_in.official} is up to date")
-    else:
-        log(f"building {stand_in.image}: a LOCAL STAND-IN for {stand_in.official}, which could not be pulled")
-        build(stand_in)
-    return stand_in.image
 
 
 def host_only_certificates(rootfs_bundle: str) -> list[str]:
@@ -198,8 +156,10 @@ def build_python_base(stand_in: StandIn) -> None:
 
 
 def docker_build(stand_in: StandIn, dockerfile: Path, context: Path, *args: str) -> None:
-    labels = [flag for item in stand_in.labels().items() for flag in ("--label", "=".join(item))]
-    run(["docker", "build", "-f", str(dockerfile), *labels, *args, "-t", stand_in.image, str(context)])
+    try:
+        shared.docker_build(stand_in, dockerfile, context, *args)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
 
 
 def build_node_base(stand_in: StandIn, python_base: str) -> None:
@@ -207,23 +167,11 @@ def build_node_base(stand_in: StandIn, python_base: str) -> None:
         docker_build(stand_in, HERE / "node.Dockerfile", Path(context), "--build-arg", f"BASE={python_base}")
 
 
-def restate_binary() -> Path:
-    """The pinned restate-server for Linux on this machine's architecture (installed by npm ci)."""
-    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower())
-    binary = ROOT / f"node_modules/@restatedev/restate-server-linux-{arch}/bin/restate-server"
-    if not binary.is_file():
-        raise SystemExit(f"{binary} is missing: install the pinned server first (npm ci)")
-    return binary
-
-
 def build_restate(stand_in: StandIn) -> None:
-    with tempfile.TemporaryDirectory(prefix="tourlab-restate-") as tmp:
-        context = Path(tmp)
-        shutil.copy2(restate_binary(), context / "restate-server")
-        shutil.copyfile(HOST_CA_BUNDLE, context / "ca-certificates.crt")
-        (context / "tmp").mkdir()
-        (context / "tmp").chmod(0o1777)
-        docker_build(stand_in, HERE / "restate.Dockerfile", context)
+    try:
+        shared.build_restate(ROOT, stand_in)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
 
 
 def prepare(pull_timeout: float) -> dict[str, str]:
@@ -232,7 +180,7 @@ def prepare(pull_timeout: float) -> dict[str, str]:
     pinned = pinned_images()
     missing: set[str] = set()
     for variable, image in pinned.items():
-        problem = pull_problem(image, pull_timeout)
+        problem = shared.pull_problem(image, pull_timeout, log)
         if problem is not None:
             log(f"cannot pull {image}: {problem}")
             missing.add(variable)
@@ -244,17 +192,18 @@ def prepare(pull_timeout: float) -> dict[str, str]:
         )
         official = pinned["TOURLAB_PYTHON_IMAGE"]
         python = StandIn("python", f"{LOCAL}/python:3.11-{DEBIAN_SUITE}", official, recipe, "3.11")
-        ensure(python, build_python_base)
+        ensure(python, build_python_base, log)
         if "TOURLAB_PYTHON_IMAGE" in missing:
             chosen["TOURLAB_PYTHON_IMAGE"] = python.image
         if "TOURLAB_NODE_IMAGE" in missing:
             recipe = digest(python.recipe.encode(), (HERE / "node.Dockerfile").read_bytes())
             node = StandIn("node", f"{LOCAL}/node:18-{DEBIAN_SUITE}", pinned["TOURLAB_NODE_IMAGE"], recipe, "18")
-            chosen["TOURLAB_NODE_IMAGE"] = ensure(node, lambda stand_in: build_node_base(stand_in, python.image))
+            chosen["TOURLAB_NODE_IMAGE"] = ensure(node, lambda stand_in: build_node_base(stand_in, python.image), log)
     if "TOURLAB_RESTATE_IMAGE" in missing:
-        recipe = digest((HERE / "restate.Dockerfile").read_bytes(), file_digest(restate_binary()), host_ca)
-        restate = StandIn("restate", f"{LOCAL}/restate:{version}", pinned["TOURLAB_RESTATE_IMAGE"], recipe, version)
-        chosen["TOURLAB_RESTATE_IMAGE"] = ensure(restate, build_restate)
+        restate = shared.restate_stand_in(ROOT, version, pinned["TOURLAB_RESTATE_IMAGE"])
+        if restate is None:
+            raise SystemExit("the pinned restate-server is missing: install it first (npm ci)")
+        chosen["TOURLAB_RESTATE_IMAGE"] = ensure(restate, build_restate, log)
     settings = {"COMPOSE_FILE": "docker-compose.yml"}
     if "TOURLAB_JAEGER_IMAGE" in missing:
         log(f"no Jaeger image: compose leaves out {JAEGER_OVERRIDE}; everything else works without it")
@@ -280,10 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("docker") is None or docker("info").returncode != 0:
         log("no Docker engine answers (`docker info` failed)")
         return 1
-    lock_path = ROOT / ".tourlab" / "build_images.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with shared.build_lock(ROOT):
         settings = prepare(options.pull_timeout)
     write_env_file(options.env_file, settings)
     log(f"wrote {options.env_file}; start with:  docker compose --env-file {options.env_file} up")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from tourlab import PROJECT_ROOT, Lab, poll
+from tourlab._config import restate_version
 
 T = TypeVar("T")
 
@@ -39,10 +41,37 @@ def invocation_of(lab: Lab, target: str, timeout: float = 10.0) -> str:
     return invocation_id
 
 
+#: Rows recorded from a real restate-server, one JSON file per case (see restate_rows/record.py).
+ROWS = FIXTURES / "restate_rows"
+
+
 def recorded(name: str) -> dict[str, Any]:
-    """A file of rows recorded from a real restate-server (``tests/fixtures/<name>.json``)."""
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    """A case of recorded rows: ``case``, the versions, and per table its ``query`` and ``rows``."""
+    data: dict[str, Any] = json.loads((ROWS / f"{name}.json").read_text())
     return data
+
+
+def save_rows(
+    query: Callable[[str], list[dict[str, Any]]], name: str, case: str, invocation_id: str, **more: str
+) -> None:
+    """Record what `query` (a real Restate's ``/query``) returns about one invocation, as ``ROWS/<name>.json``.
+
+    `more` adds tables: name -> SQL. Unit tests replay the file through ``RecordedRestate``.
+    """
+    tables = {
+        "sys_invocation": f"SELECT * FROM sys_invocation WHERE id = '{invocation_id}'",
+        "sys_journal": f"SELECT * FROM sys_journal WHERE id = '{invocation_id}' ORDER BY index",
+        **more,
+    }
+    document: dict[str, Any] = {
+        "case": case,
+        "restate_server": restate_version(),
+        "restate_sdk": version("restate-sdk"),
+        "invocation_id": invocation_id,
+    }
+    document.update({table: {"query": sql, "rows": query(sql)} for table, sql in tables.items()})
+    ROWS.mkdir(parents=True, exist_ok=True)
+    (ROWS / f"{name}.json").write_text(json.dumps(document, indent=1) + "\n")
 
 
 class RecordedRestate:
@@ -160,12 +189,3 @@ def build_images(env_file: Path) -> BuiltImages:
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
     lines = env_file.read_text().splitlines()
     return BuiltImages(built.stdout, dict(line.split("=", 1) for line in lines if line and not line.startswith("#")))
-
-
-def pulled_or_skip(image: str) -> None:
-    """Skip the test unless `image` is here or can be pulled."""
-    if docker("image", "inspect", image).returncode == 0:
-        return
-    pulled = docker("pull", image, timeout=300)
-    if pulled.returncode != 0:
-        pytest.skip(f"{image} cannot be pulled here: {(pulled.stderr.strip().splitlines() or ['failed'])[-1]}")

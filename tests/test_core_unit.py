@@ -10,26 +10,29 @@ import httpx
 import pytest
 from support import RecordedRestate, recorded
 
-from tourlab import NO_ARG, InvocationError, Lab, LabError, RestateClient, poll
+from tourlab import NO_ARG, Invocation, InvocationError, JournalEntry, Lab, LabError, RestateClient, poll, waiting_for
 from tourlab._endpoint import Endpoint
 from tourlab._logs import EndpointLog
 from tourlab._model import parse_journal
 from tourlab._runtimes.external import ExternalRestate
 from tourlab.panels import Dashboard, InvocationsPanel, JournalPanel, StatePanel, TimersPanel, TracePanel
 
-ADD = recorded("core/add_ticket_completed")
-SCHEDULED = recorded("core/expire_ticket_scheduled")
-STATE = recorded("core/state_rows")
-ADD_ID = ADD["sys_invocation"][0]["id"]
-SCHEDULED_ID = SCHEDULED["sys_invocation"][0]["id"]
+ADD = recorded("add_ticket_completed")
+SCHEDULED = recorded("scheduled")
+ADD_ID, SCHEDULED_ID = ADD["invocation_id"], SCHEDULED["invocation_id"]
+ADD_JOURNAL = ADD["sys_journal"]["rows"]
+#: The cart and seat of the recorded addTicket, and the target of the recorded delayed send.
+CART = ADD["sys_invocation"]["rows"][0]["target"].split("/")[1]
+SEAT = next(row["service_key"] for row in ADD["state"]["rows"] if row["service_name"] == "TicketObject")
+DELAYED = SCHEDULED["sys_invocation"]["rows"][0]["target"]
 
 
 def restate() -> RecordedRestate:
     return RecordedRestate(
-        invocations=ADD["sys_invocation"] + SCHEDULED["sys_invocation"],
-        journals={ADD_ID: ADD["sys_journal"], SCHEDULED_ID: SCHEDULED["sys_journal"]},
-        state=STATE["state"],
-        outputs={ADD_ID: ADD["output"]},
+        invocations=ADD["sys_invocation"]["rows"] + SCHEDULED["sys_invocation"]["rows"],
+        journals={ADD_ID: ADD_JOURNAL, SCHEDULED_ID: SCHEDULED["sys_journal"]["rows"]},
+        state=ADD["state"]["rows"],
+        outputs={ADD_ID: True},
     )
 
 
@@ -69,14 +72,14 @@ def offline_lab(tmp_path: Path) -> Iterator[Callable[[Callable[[httpx.Request], 
 
 
 def test_a_journal_pairs_commands_with_their_completions():
-    entries = parse_journal(ADD["sys_journal"])
+    entries = parse_journal(ADD_JOURNAL)
     call = next(e for e in entries if e.entry_type == "Command: Call")
-    assert call.target == "TicketObject/seat2B/reserve"
+    assert call.target == f"TicketObject/{SEAT}/reserve"
     assert call.callee_id is not None
     assert call.callee_id.startswith("inv_")
     assert call.completed is True
     delayed = next(e for e in entries if e.entry_type == "Command: OneWayCall")
-    assert delayed.target == "CartObject/Mary/expireTicket"
+    assert delayed.target == f"CartObject/{CART}/expireTicket"
     assert delayed.wake_up_at is not None  # the time the delayed call runs
     assert [e.name for e in entries if "State" in e.entry_type] == ["tickets", "tickets"]
     notifications = [e for e in entries if not e.is_command]
@@ -85,7 +88,7 @@ def test_a_journal_pairs_commands_with_their_completions():
 
 
 def test_an_unfinished_call_is_waiting():
-    rows = [row for row in ADD["sys_journal"] if row["entry_type"] != "Notification: Call"]
+    rows = [row for row in ADD_JOURNAL if row["entry_type"] != "Notification: Call"]
     call = next(e for e in parse_journal(rows) if e.entry_type == "Command: Call")
     assert call.completed is False
 
@@ -97,21 +100,21 @@ def test_invocations_state_and_timers_are_read_from_rows():
     invocation = api.invocation(ADD_ID)
     assert invocation is not None
     assert (invocation.target, invocation.status, invocation.active) == (
-        "CartObject/Mary/addTicket",
+        f"CartObject/{CART}/addTicket",
         "completed",
         False,
     )
-    assert [inv.id for inv in api.invocations()] == [SCHEDULED_ID, ADD_ID]
-    assert api.state("CartObject", "Mary") == {"tickets": ["seat2B"]}
-    assert api.service_state("TicketObject") == {"seat2B": {"status": "RESERVED"}}
-    assert api.states([("CartObject", "Mary"), ("CartObject", "Nobody")]) == {
-        ("CartObject", "Mary"): {"tickets": ["seat2B"]},
+    assert [inv.id for inv in api.invocations()] == [ADD_ID, SCHEDULED_ID]  # newest first
+    assert api.state("CartObject", CART) == {"tickets": [SEAT]}
+    assert api.service_state("TicketObject") == {SEAT: {"status": "RESERVED"}}
+    assert api.states([("CartObject", CART), ("CartObject", "Nobody")]) == {
+        ("CartObject", CART): {"tickets": [SEAT]},
         ("CartObject", "Nobody"): {},
     }
     (timer,) = api.timers()
     assert (timer.kind, timer.target, timer.invocation_id) == (
         "delayed call",
-        "CartObject/Bob/expireTicket",
+        DELAYED,
         SCHEDULED_ID,
     )
     assert timer.fires_at is not None
@@ -176,17 +179,18 @@ def test_panels_show_recorded_rows_and_read_each_thing_once(offline_lab):
     lab = offline_lab(rec)
     board = Dashboard(lab, live=False)
     try:
-        board.view.seats = ["seat2B"]
+        board.view.seats = [SEAT]
+        board.view.user = CART
         rec.requests.clear()
         board.refresh()
 
         assert [p.last_error for p in board.panels] == [None] * len(board.panels)
-        assert "TicketObject/seat2B/reserve" in board.journal.table.value
+        assert f"TicketObject/{SEAT}/reserve" in board.journal.table.value
         assert board.state.data == {
-            "CartObject/Mary": {"tickets": ["seat2B"]},
-            "TicketObject/seat2B": {"status": "RESERVED"},
+            f"CartObject/{CART}": {"tickets": [SEAT]},
+            f"TicketObject/{SEAT}": {"status": "RESERVED"},
         }
-        assert "CartObject/Bob/expireTicket" in board.timers.table.value
+        assert DELAYED in board.timers.table.value
         assert board.invocations.status_of(ADD_ID) is not None
         assert "Tracing is off" in board.trace.waterfall.value
         # One round reads each thing once: recent invocations, the journal, the cart, the tickets, the timers.
@@ -215,3 +219,41 @@ def test_a_panel_never_throws_into_the_notebook_when_restate_is_down(offline_lab
     trace.refresh()
     assert "Tracing is off" in trace.waterfall.value
     trace.close()
+
+
+# -- what an invocation waits for, and failures in words -----------------------------------------------
+
+
+def _case(name: str) -> tuple[Invocation, list[JournalEntry]]:
+    rows = recorded(name)
+    return Invocation.from_row(rows["sys_invocation"]["rows"][0]), parse_journal(rows["sys_journal"]["rows"])
+
+
+def test_what_an_invocation_waits_for_is_read_from_its_journal():
+    workflow, journal = _case("workflow_waiting_on_promise")
+    assert waiting_for(workflow, journal).startswith("promise 'payment' or a timer (until ")
+    assert [entry.summary for entry in journal if entry.kind in ("GetPromise", "Run")] == [
+        "step 'request payment'",
+        "result of step 'request payment'",
+        "promise 'payment'",
+    ]
+    assert waiting_for(*_case("awakeable_waiting")).startswith("an awakeable or a timer")
+    assert waiting_for(*_case("sleeping_running")).startswith("a timer (until ")
+    assert waiting_for(*_case("workflow_promise_completed")) is None  # done
+
+
+def test_a_cancel_and_its_signals_read_as_words():
+    _cancelled, journal = _case("cancelled")
+    assert "the cancel signal" in [entry.summary for entry in journal]
+    assert "cancel a callee" in [entry.summary for entry in journal]
+    resolved = [entry.summary for entry in _case("awakeable_resolved")[1]]
+    assert "an awakeable completed" in resolved
+
+
+def test_failures_read_as_the_exception_or_the_mismatch():
+    backing_off, _journal = _case("backing_off")
+    assert backing_off.failure.startswith("ConnectionError")
+    mismatch, _journal = _case("journal_mismatch")
+    assert mismatch.failure == (
+        "Journal mismatch: the journal has 'run' (index 1), this attempt does 'call' (the code took another path)"
+    )

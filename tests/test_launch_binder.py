@@ -18,12 +18,12 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-import time
 import tomllib
 from pathlib import Path
 
 import httpx
 import pytest
+from support import eventually
 
 from tourlab import _config
 from tourlab._ports import free_port
@@ -227,22 +227,20 @@ def _jupyter_via_start(repo: Path, kernel_python: Path, env: dict[str, str], tmp
         server = subprocess.Popen(command, cwd=repo, env=jupyter_env, stdout=log, stderr=subprocess.STDOUT)
     try:
         with httpx.Client(timeout=10) as http:
-            for _ in range(300):
-                try:
-                    if http.get(f"{base}/api/status", params=params).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
+
+            def answers() -> bool:
                 assert server.poll() is None, log_path.read_text()
-                time.sleep(0.1)
+                try:
+                    return http.get(f"{base}/api/status", params=params).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            assert eventually(answers, timeout=30, interval=0.1), log_path.read_text()
             settings = http.get(f"{base}/lab/api/settings/@jupyterlab/notebook-extension:tracker", params=params)
             assert settings.status_code == 200, settings.text
             kernel = http.post(f"{base}/api/kernels", params=params, json={"name": "python3"})
             assert kernel.status_code == 201, kernel.text
-            for _ in range(100):
-                if "Culling kernels" in log_path.read_text():
-                    break
-                time.sleep(0.1)
+            eventually(lambda: "Culling kernels" in log_path.read_text(), timeout=10, interval=0.1)
             http.delete(f"{base}/api/kernels/{kernel.json()['id']}", params=params)
     finally:
         server.terminate()

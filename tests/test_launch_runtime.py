@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
-from support import pulled_or_skip
+from support import docker
+from testcontainers.core.config import testcontainers_config
 
 from tourlab import _config
 from tourlab._errors import RuntimeUnavailableError, ServerNotInstalledError
@@ -29,9 +31,14 @@ from tourlab._runtimes.docker import (
     ADMIN_PORT,
     HOST_FROM_CONTAINER,
     INGRESS_PORT,
+    OWNER_HOST_LABEL,
+    OWNER_PID_LABEL,
     DockerRestate,
+    bind_host_for,
     container_settings,
     docker_available,
+    engine_bind_host,
+    host_identity,
     reachable_from_container,
 )
 from tourlab._runtimes.embedded import EmbeddedRestate
@@ -140,7 +147,10 @@ def test_rule_4_docker_when_no_binary_but_an_engine() -> None:
     env = {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")} | MISSING_BINARY
     choice = choose_runtime(env)
     assert choice.kind == "docker"
-    assert (choice.bind_host, choice.endpoint_host) == (DockerRestate.bind_host, HOST_FROM_CONTAINER)
+    assert (choice.bind_host, choice.endpoint_host) == (engine_bind_host(env), HOST_FROM_CONTAINER)
+    runtime = create_runtime(choice)
+    assert isinstance(runtime, DockerRestate)
+    assert runtime.bind_host == choice.bind_host
 
 
 def test_rule_5_nothing_available_lists_the_three_options() -> None:
@@ -180,6 +190,9 @@ def test_container_runs_the_pinned_image_and_reaches_the_host() -> None:
     assert settings["image"] == f"restatedev/restate:{_config.restate_version()}"
     assert settings["image"] == _config.docker_image()
     assert settings["ports"] == {INGRESS_PORT: 18080, ADMIN_PORT: 19070}
+    assert settings["publish_host"] == "127.0.0.1"  # published on this machine only
+    assert settings["labels"][OWNER_PID_LABEL] == str(os.getpid())  # the start-up sweep reads these
+    assert settings["labels"][OWNER_HOST_LABEL] == host_identity()
     assert settings["extra_hosts"] == {"host.docker.internal": "host-gateway"}
     assert settings["env"].items() >= _config.SERVER_ENV.items()
     assert "RESTATE_TRACING_ENDPOINT" not in settings["env"]
@@ -209,14 +222,25 @@ def test_container_sends_traces_to_the_kernel_via_host_docker_internal(given: st
 
 def test_docker_runtime_advertises_the_endpoint_to_the_container() -> None:
     assert DockerRestate.endpoint_host == "host.docker.internal"
-    assert DockerRestate.bind_host == "0.0.0.0"
+    assert DockerRestate(bind_host="172.17.0.1").bind_host == "172.17.0.1"
+
+
+def test_docker_listeners_bind_where_containers_reach_the_host_and_no_further() -> None:
+    # Docker Desktop forwards host.docker.internal to the host's loopback.
+    assert bind_host_for("Docker Desktop", None, {}) == "127.0.0.1"
+    # An explicit choice wins.
+    assert bind_host_for("Debian GNU/Linux 12 (bookworm)", None, {"TOURLAB_ENDPOINT_BIND": "10.1.2.3"}) == "10.1.2.3"
+    # A Linux engine: the docker0 bridge address of this machine, never 0.0.0.0 when there is one.
+    docker0 = [a.address for a in psutil.net_if_addrs().get("docker0", []) if a.family == socket.AF_INET]
+    if docker0:
+        assert bind_host_for("Debian GNU/Linux 12 (bookworm)", None, {}) == docker0[0]
 
 
 # -- running labs for real in a subprocess ----------------------------------------------------------
 
 LAB_SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     import psutil
     from tourlab import Lab
 
@@ -226,6 +250,7 @@ LAB_SCRIPT = textwrap.dedent(
         first = lab.call("CartObject", cart, "addTicket", seat)
         second = lab.call("CartObject", cart, "addTicket", seat)
         children = [p.name() for p in psutil.Process().children(recursive=True)]
+        image = getattr(lab.runtime, "image", None)
         print(json.dumps({
             "results": [first, second],
             "kind": lab.runtime_kind,
@@ -233,6 +258,8 @@ LAB_SCRIPT = textwrap.dedent(
             "endpoint_url": lab.endpoint_url,
             "bind_host": lab.runtime.bind_host,
             "children": children,
+            "image": image.note if image else None,
+            "ryuk_disabled": os.environ.get("TESTCONTAINERS_RYUK_DISABLED"),
         }))
     finally:
         lab.stop()
@@ -322,12 +349,19 @@ def test_external_restate_that_does_not_answer_says_which_url() -> None:
 @needs_engine
 @pytest.mark.docker
 def test_docker_runtime_for_real(tmp_path: Path, unique) -> None:
-    # The runtime runs the official image (and testcontainers' Ryuk); where no registry answers
-    # they cannot be pulled, and the local stand-in (images/build_images.py) is not used by it yet.
-    pulled_or_skip(_config.docker_image())
+    # The official image where it is here or can be pulled, else the local stand-in (built on
+    # first use); testcontainers' Ryuk is switched off when its image is not here.
     env = clean_env(TOURLAB_RUNTIME="docker", TOURLAB_HOME=str(tmp_path / "home"))
+    env.pop("TESTCONTAINERS_RYUK_DISABLED", None)
     seen = run_lab(env, unique("docker-cart"), unique("seat"), timeout=600)
     assert seen["results"] == [True, False]
     assert seen["kind"] == "docker"
     assert seen["endpoint_url"].startswith("http://host.docker.internal:")
-    assert seen["bind_host"] == "0.0.0.0"
+    assert seen["bind_host"] == engine_bind_host() != "0.0.0.0"
+    assert seen["admin_url"].startswith("http://127.0.0.1:")
+    official = _config.docker_image()
+    assert seen["image"].startswith(f"{official} (official image") or seen["image"].startswith(
+        f"tourlab-local/restate:{_config.restate_version()}, a LOCAL STAND-IN for {official}"
+    )
+    ryuk_here = docker("image", "inspect", testcontainers_config.ryuk_image)
+    assert seen["ryuk_disabled"] == (None if ryuk_here.returncode == 0 else "true")

@@ -4,23 +4,22 @@ always-replay mode, and the grader of the non-determinism exercise."""
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from support import eventually
+from support import eventually, recorded, save_rows
 
 from tourlab import EmbeddedRestate, InvocationError, Lab, RestateClient
 from tourlab._config import PROJECT_ROOT
 from tourlab._endpoint import Endpoint
 from tourlab._loader import load_app
 
-ROWS_DIR = Path(__file__).parent / "fixtures" / "restate_rows_replay"
+#: Set to 1 to record the rows of the cases below as fixtures (tests/fixtures/restate_rows/).
+RECORD = os.environ.get("TOURLAB_RECORD_ROWS") == "1"
 MISMATCH_PREFIX = (
     "[570 Journal mismatch] Found a mismatch between the code paths taken during the previous execution "
     "and the paths taken during this execution.\nThis typically happens when some parts of the code are "
@@ -35,21 +34,6 @@ def module(name: str) -> ModuleType:
 
 def row_of(client: RestateClient, invocation_id: str) -> dict[str, Any]:
     return client.query(f"SELECT * FROM sys_invocation WHERE id = '{invocation_id}'")[0]
-
-
-def record_rows(client: RestateClient, name: str, case: str, invocation_id: str) -> None:
-    """With TOURLAB_RECORD_ROWS=1, store the raw rows of an invocation as a test fixture."""
-    if os.environ.get("TOURLAB_RECORD_ROWS") != "1":
-        return
-    rows = {
-        "case": case,
-        "restate_server": "1.7.12",
-        "restate_sdk_python": "1.3.0",
-        "sys_invocation": client.query(f"SELECT * FROM sys_invocation WHERE id = '{invocation_id}'"),
-        "sys_journal": client.query(f"SELECT * FROM sys_journal WHERE id = '{invocation_id}' ORDER BY index"),
-    }
-    ROWS_DIR.mkdir(parents=True, exist_ok=True)
-    (ROWS_DIR / f"{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 
 @dataclass
@@ -134,13 +118,14 @@ def test_taking_another_branch_on_retry_is_a_journal_mismatch_until_the_branch_m
     assert row["last_failure_related_command_type"] == "Call"
     assert row["last_failure_related_command_index"] == 1
     assert row["retry_count"] >= 2
-    record_rows(
-        lab.client,
-        "journal_mismatch",
-        "Branching/quote: attempt 1 took the discount branch (ctx.run 'discount') and failed on purpose; "
-        "the retries take the other branch (a call to listPrice): RT0016, backing-off",
-        invocation_id,
-    )
+    if RECORD:
+        save_rows(
+            lab.client.query,
+            "journal_mismatch",
+            "Branching/quote: attempt 1 took the discount branch (ctx.run 'discount') and failed on purpose; "
+            "the retries take the other branch (a call to listPrice): RT0016, backing-off",
+            invocation_id,
+        )
 
     switches.rig_coin(True)  # the next attempt takes the journaled branch again
     lab.resume(invocation_id)
@@ -277,8 +262,8 @@ def test_recorded_rows_describe_their_case():
         ),
     }
     for name, check in expected.items():
-        recorded = json.loads((ROWS_DIR / f"{name}.json").read_text())
-        assert recorded["case"], name
-        assert check(recorded), name
-        assert [entry["index"] for entry in recorded["sys_journal"]] == list(range(len(recorded["sys_journal"])))
-        assert recorded["sys_journal"][0]["entry_type"] == "Command: Input"
+        rows = {table: found["rows"] for table, found in recorded(name).items() if isinstance(found, dict)}
+        assert recorded(name)["case"], name
+        assert check(rows), name
+        assert [entry["index"] for entry in rows["sys_journal"]] == list(range(len(rows["sys_journal"])))
+        assert rows["sys_journal"][0]["entry_type"] == "Command: Input"

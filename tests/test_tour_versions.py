@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from support import eventually
+from support import eventually, save_rows
 
 from tourlab import EmbeddedRestate, RestateClient
 from tourlab._config import PROJECT_ROOT, cli_binary
 from tourlab._endpoint import Endpoint
 from tourlab._loader import load_app
 
-ROWS_DIR = Path(__file__).parent / "fixtures" / "restate_rows_replay"
 ORDER = {"user_id": "Mary", "tickets": ["seat1", "seat2"]}
 V1_RECEIPT = {"version": "v1", "total": 80}
 V2_RECEIPT = {"version": "v2", "total": 72}
@@ -73,20 +70,16 @@ class Admin:
         return subprocess.run([str(cli), *args], env=env, capture_output=True, text=True, timeout=30, check=False)
 
     def record_rows(self, name: str, case: str, invocation_id: str) -> None:
-        """With TOURLAB_RECORD_ROWS=1, store the raw rows of an invocation as a test fixture."""
-        if os.environ.get("TOURLAB_RECORD_ROWS") != "1":
-            return
-        rows = {
-            "case": case,
-            "restate_server": "1.7.12",
-            "restate_sdk_python": "1.3.0",
-            "sys_invocation": self.client.query(f"SELECT * FROM sys_invocation WHERE id = '{invocation_id}'"),
-            "sys_journal": self.client.query(f"SELECT * FROM sys_journal WHERE id = '{invocation_id}' ORDER BY index"),
-            "sys_deployment": self.client.query("SELECT * FROM sys_deployment ORDER BY created_at"),
-            "sys_service": self.client.query("SELECT * FROM sys_service WHERE name = 'OrderService'"),
-        }
-        ROWS_DIR.mkdir(parents=True, exist_ok=True)
-        (ROWS_DIR / f"{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
+        """With TOURLAB_RECORD_ROWS=1, record the rows of an invocation (and the registry) as a fixture."""
+        if os.environ.get("TOURLAB_RECORD_ROWS") == "1":
+            save_rows(
+                self.client.query,
+                name,
+                case,
+                invocation_id,
+                sys_deployment="SELECT * FROM sys_deployment ORDER BY created_at",
+                sys_service="SELECT * FROM sys_service WHERE name = 'OrderService'",
+            )
 
     def stop_endpoints(self) -> None:
         for endpoint in self.endpoints:

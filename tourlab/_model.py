@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
@@ -128,6 +128,8 @@ class JournalEntry:
     wake_up_at: str | None = None
     callee_id: str | None = None
     payload: bytes | None = None
+    #: For a completion: what the command it completes does (``step 'payment'``).
+    completes: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -152,7 +154,11 @@ class JournalEntry:
             signal = self.raw_id("SignalIndex")
             if signal == 1:
                 return "the cancel signal"
-            return "an awakeable completed" if signal is not None else f"result of #{self.completes_index}"
+            if signal is not None:
+                return "an awakeable completed"
+            if self.kind == "CallInvocationId":
+                return "the callee's invocation id"
+            return f"result of {self.completes}" if self.completes else "a result"
         texts = {
             "Call": f"call {self.target}",
             "OneWayCall": f"send {self.target}" + (f" at {self.wake_up_at[11:19]} UTC" if self.wake_up_at else ""),
@@ -176,11 +182,6 @@ class JournalEntry:
         found = _lite(self.raw).get("Notification", {}).get("id")
         value = found.get(kind) if isinstance(found, dict) else None
         return int(value) if value is not None else None
-
-    @property
-    def completes_index(self) -> str:
-        completion = self.raw_id("CompletionId")
-        return "?" if completion is None else str(completion)
 
 
 def _target_text(target: dict[str, Any]) -> str:
@@ -246,18 +247,15 @@ def waiting_for(invocation: Invocation, entries: list[JournalEntry]) -> str | No
 
 def parse_journal(rows: list[dict[str, Any]]) -> list[JournalEntry]:
     """Turn ``sys_journal`` rows into entries, matching commands with their completions."""
-    details = [json.loads(row.get("entry_lite_json") or "{}") for row in rows]
-    completed_ids = {
-        detail["Notification"]["id"].get("CompletionId")
-        for detail in details
-        if "Notification" in detail and isinstance(detail["Notification"].get("id"), dict)
-    }
-    entries = []
-    for row, detail in zip(rows, details, strict=True):
+    entries: list[JournalEntry] = []
+    commands: dict[int, JournalEntry] = {}  # completion id -> the command that waits for it
+    for row in rows:
+        detail = _lite(row)
         full = json.loads(row["entry_json"]) if row.get("entry_json") else {}
         name = row.get("name") or None
-        target = callee = wake_up = None
+        target = callee = wake_up = completes = None
         completed: bool | None = None
+        waits_for: list[int] = []
         if "Command" in detail:
             (command, body), *_ = detail["Command"].items() if detail["Command"] else [("", {})]
             body = body or {}
@@ -269,21 +267,31 @@ def parse_journal(rows: list[dict[str, Any]]) -> list[JournalEntry]:
                 wake_up = millis_to_iso(body["wake_up_time"])
             if command == "OneWayCall" and body.get("invoke_time"):
                 wake_up = millis_to_iso(body["invoke_time"])
-            waits_for = body.get("result_completion_id", body.get("completion_id"))
-            completed = waits_for in completed_ids if waits_for is not None else True
-        entries.append(
-            JournalEntry(
-                index=int(row["index"]),
-                entry_type=row["entry_type"],
-                name=name,
-                target=target,
-                completed=completed,
-                wake_up_at=wake_up,
-                callee_id=callee,
-                payload=_payload(full),
-                raw=row,
-            )
+            result_id = body.get("result_completion_id", body.get("completion_id"))
+            waits_for = [int(result_id)] if result_id is not None else []
+            completed = not waits_for
+        else:
+            completion = _lite(row).get("Notification", {}).get("id")
+            found = completion.get("CompletionId") if isinstance(completion, dict) else None
+            completion_id = int(found) if found is not None else -1
+            waiting = commands.get(completion_id)
+            if waiting is not None:
+                completes = waiting.summary
+                entries[entries.index(waiting)] = commands[completion_id] = replace(waiting, completed=True)
+        entry = JournalEntry(
+            index=int(row["index"]),
+            entry_type=row["entry_type"],
+            name=name,
+            target=target,
+            completed=completed,
+            wake_up_at=wake_up,
+            callee_id=callee,
+            payload=_payload(full),
+            completes=completes,
+            raw=row,
         )
+        commands.update(dict.fromkeys(waits_for, entry))
+        entries.append(entry)
     return entries
 
 

@@ -10,7 +10,8 @@
 
 The same answer places the in-kernel trace receiver: next to the endpoint for embedded and
 Docker, none for an external Restate (it exports wherever it is configured to), none with
-``TOURLAB_TRACING=off``.
+``TOURLAB_TRACING=off``. For Docker, both listen only where its containers reach this host: the
+``docker0`` bridge address of a Linux engine, loopback on Docker Desktop.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from urllib.parse import urlparse
 
 from tourlab import _config
 from tourlab._errors import RuntimeUnavailableError, ServerNotInstalledError
-from tourlab._runtimes.docker import HOST_FROM_CONTAINER, NO_ENGINE_HINT, DockerRestate, docker_available
+from tourlab._runtimes.docker import HOST_FROM_CONTAINER, NO_ENGINE_HINT, DockerRestate, engine_bind_host
 from tourlab._runtimes.embedded import EmbeddedRestate
 from tourlab._runtimes.external import ExternalRestate
 
@@ -138,8 +139,9 @@ def choose_runtime(env: Mapping[str, str] | None = None) -> RuntimeChoice:
         )
     if forced != "docker" and binary is not None:
         return RuntimeChoice("embedded", "127.0.0.1", "127.0.0.1", traced=_tracing_on(env), binary=binary)
-    if docker_available(env):
-        return RuntimeChoice("docker", DockerRestate.bind_host, HOST_FROM_CONTAINER, traced=_tracing_on(env))
+    docker_bind_host = engine_bind_host(env)
+    if docker_bind_host is not None:
+        return RuntimeChoice("docker", docker_bind_host, HOST_FROM_CONTAINER, traced=_tracing_on(env))
     if forced == "docker":
         raise RuntimeUnavailableError(f"{RUNTIME_VAR}=docker, but {NO_ENGINE_HINT}")
     raise RuntimeUnavailableError(NO_RUNTIME_MESSAGE)
@@ -163,7 +165,7 @@ def create_runtime(
             choice.admin_url, choice.ingress_url, endpoint_host=choice.endpoint_host, bind_host=choice.bind_host
         )
     if choice.kind == "docker":
-        return DockerRestate(tracing_endpoint=tracing_endpoint, server_env=server_env)
+        return DockerRestate(tracing_endpoint=tracing_endpoint, bind_host=choice.bind_host, server_env=server_env)
     return EmbeddedRestate(binary=choice.binary, tracing_endpoint=tracing_endpoint, extra_env=dict(server_env or {}))
 
 
