@@ -1006,8 +1006,9 @@ def replaying_restate(lab: Lab) -> Iterator[RestateClient]:
     server.start()
     client = RestateClient(server.admin_url, server.ingress_url, timeout=20)
     try:
-        # The endpoint listens on loopback (or on every interface, in a container): reach it there.
-        client.register(f"http://127.0.0.1:{urlsplit(lab.endpoint_url).port}", force=False)
+        # Reach the endpoint where it listens (loopback, a Docker bridge, or every interface).
+        host = lab.runtime.bind_host if lab.runtime.bind_host not in ("0.0.0.0", "::") else "127.0.0.1"
+        client.register(f"http://{host}:{urlsplit(lab.endpoint_url).port}", force=False)
         yield client
     finally:
         client.close()
