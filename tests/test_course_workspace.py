@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tourlab import LabError
-from tourlab.course import Progress, Workspace, course_overview, edit
+from tourlab.course import EXERCISES, Progress, Workspace, course_overview, edit
 from tourlab.course.magic import parse_line
 
 ADD_TICKET = """\
@@ -72,6 +72,19 @@ def test_splice_puts_new_constants_before_the_handlers() -> None:
     assert text.count("async def reserve") == 1
 
 
+def test_splice_puts_a_new_class_before_its_first_use_and_imports_first() -> None:
+    module = "from restate import ObjectContext\n\n\nasync def checkout(ctx: ObjectContext, order: dict) -> bool:\n    return True\n"
+    cell = (
+        "from typing import TypedDict\n\n\nclass SeatOrder(TypedDict):\n    seats: list[str]\n\n\n"
+        "async def checkout(ctx: ObjectContext, order: SeatOrder) -> bool:\n    return bool(order)\n"
+    )
+    text = edit.splice(module, cell).text
+    compile(text, "cart_object.py", "exec")
+    assert text.index("from typing import TypedDict") < text.index("class SeatOrder") < text.index("async def checkout")
+    fresh = edit.splice("", "import pytest\n\npytestmark = pytest.mark.anyio\n")
+    assert fresh.text.index("import pytest") < fresh.text.index("pytestmark")
+
+
 def test_cells_may_only_define_things() -> None:
     with pytest.raises(edit.CellSourceError, match="only hold imports"):
         edit.splice("x = 1\n", "print('hello')\n")
@@ -120,7 +133,7 @@ def test_magic_line() -> None:
 def test_progress_is_recorded_and_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
     progress = Progress()
-    assert "Exercises passed: 0 of 7" in repr(course_overview())
+    assert f"Exercises passed: 0 of {len(EXERCISES)}" in repr(course_overview())
     progress.opened("01")
     progress.checked("checkout_calls_handle", passed=False, problem="no call")
     progress.checked("checkout_calls_handle", passed=True, problem=None)
@@ -130,7 +143,7 @@ def test_progress_is_recorded_and_shown(tmp_path: Path, monkeypatch: pytest.Monk
     shown = repr(course_overview())
     assert "01_invoking_handlers" in shown
     assert "[x] checkout_calls_handle" in shown
-    assert "Exercises passed: 1 of 7" in shown
+    assert f"Exercises passed: 1 of {len(EXERCISES)}" in shown
     rows = {name: state for name, state, _ in course_overview().rows()}
     assert rows["01_invoking_handlers"] == "opened"
     assert rows["04_virtual_objects_and_state"] == "finished"

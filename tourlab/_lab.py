@@ -549,7 +549,8 @@ class Lab:
         cli = _config.cli_binary()
         if cli is None:
             raise LabError(f"The restate CLI is not installed. Install it with:  {_config.INSTALL_HINT}")
-        env = {**os.environ, **self.cli_env(), "NO_COLOR": "1", "TERM": "dumb"}
+        env = {k: v for k, v in os.environ.items() if k != "CLICOLOR_FORCE"}  # set by ipykernel
+        env.update({**self.cli_env(), "NO_COLOR": "1", "TERM": "dumb"})
         done = subprocess.run([str(cli), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
             raise LabError(f"restate {' '.join(args)} failed:\n{done.stderr.strip() or done.stdout.strip()}")

@@ -145,6 +145,10 @@ def _merge_imports(
     return edits, new_import_lines
 
 
+def _names_in(node: ast.stmt) -> set[str]:
+    return {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
+
+
 def splice(module_text: str, cell: str) -> Splice:
     """Put the cell's imports and definitions into the module text."""
     imports, defs, sources = parse_cell(cell)
@@ -164,8 +168,14 @@ def splice(module_text: str, cell: str) -> Splice:
         (_start_line(n) for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)),
         len(lines) + 1,
     )
-    new_assignments: list[str] = []
+    # A new class or constant goes before the first definition that uses it (an annotation is
+    # evaluated when its function is defined); a new constant goes at least before the functions.
+    inserted: dict[int, list[str]] = {}
     appended: list[str] = []
+    replacing = {definition_name(node): node for node in defs}
+    uses = {  # names each top-level statement of the result refers to (a replaced one: its new version)
+        id(n): _names_in(replacing.get(definition_name(n)) or n) for n in tree.body if n not in module_imports
+    }
     for node, source in zip(defs, sources, strict=True):
         name = definition_name(node)
         assert name is not None
@@ -173,19 +183,25 @@ def splice(module_text: str, cell: str) -> Splice:
             old = existing[name]
             edits.append((_start_line(old), old.end_lineno or old.lineno, source))
             result.replaced.append(name)
-        elif isinstance(node, ast.Assign | ast.AnnAssign):
-            new_assignments.append(source)
-            result.added.append(name)
-        else:
+            continue
+        result.added.append(name)
+        user = next((n for n in tree.body if name in uses.get(id(n), ())), None)
+        line = _start_line(user) if user is not None else None
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            line = min(line or first_def_line, first_def_line)
+        if line is None or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             appended.append(source)
-            result.added.append(name)
+        else:
+            inserted.setdefault(max(line, last_import_end + 1), []).append(source)
 
+    # Edits at the same place: imports first (they are applied last), then the inserted definitions.
+    ordered = [(start, end, 1, text) for start, end, text in edits]
+    for line, found in inserted.items():
+        after_imports = line == last_import_end + 1 and (module_imports or new_import_lines)
+        ordered.append((line, line - 1, 1, ("\n" if after_imports else "") + "\n\n".join(found) + "\n\n"))
     if new_import_lines:
-        edits.append((last_import_end + 1, last_import_end, "".join(new_import_lines)))
-    if new_assignments:
-        edits.append((first_def_line, first_def_line - 1, "".join(new_assignments) + "\n\n"))
-
-    for start, end, text in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        ordered.append((last_import_end + 1, last_import_end, 0, "".join(new_import_lines)))
+    for start, end, _priority, text in sorted(ordered, reverse=True):
         lines[start - 1 : end] = [text]
     body = "".join(lines).rstrip() + "\n"
     for source in appended:

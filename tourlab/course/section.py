@@ -266,6 +266,8 @@ class Section:
             if kind == "external"
             else f"a fresh, empty Restate ({kind})"
         )
+        if self.lab.always_replay:
+            server += ", replaying every handler from the top at each await"
         lines = [f"**Section {spec.label}** — running on {server}."]
         plain = [f"Section {spec.label}"]
         if workspace is not None:
@@ -379,7 +381,9 @@ def _in_notebook() -> bool:
 
 def _quiet_shell_commands() -> None:
     """Make ``!command`` output in a notebook plain and stable."""
-    # `!restate ...` runs in a pseudo-terminal: plain output, no spinners or colour codes.
+    # `!restate ...` runs in a pseudo-terminal: plain output, no spinners or colour codes (ipykernel
+    # sets CLICOLOR_FORCE, which makes the CLI colour and wrap its tables anyway).
+    os.environ.pop("CLICOLOR_FORCE", None)
     os.environ.update(NO_COLOR="1", TERM="dumb")
 
 
