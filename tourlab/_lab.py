@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import contextlib
 import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -99,6 +101,7 @@ class Lab:
         #: Everything to undo on stop(), last started first.
         self._stack = ExitStack()
         self._stack.callback(self.client.close)
+        self._watchers: list[Callable[[], None]] = []
         self._calls = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="tourlab-call")
         self._stack.callback(self._calls.shutdown, wait=False, cancel_futures=True)
 
@@ -208,6 +211,21 @@ class Lab:
     ) -> None:
         self.stop()
 
+    # -- watching ----------------------------------------------------------------------------
+
+    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+        """Call `changed` whenever this lab invokes, manages or reloads something; returns the way to stop.
+
+        Live panels use it to refresh after the notebook's own ``lab.call(...)``.
+        """
+        self._watchers.append(changed)
+        return lambda: self._watchers.remove(changed) if changed in self._watchers else None
+
+    def _changed(self) -> None:
+        for changed in list(self._watchers):
+            with contextlib.suppress(Exception):  # a watcher must never break the call that woke it
+                changed()
+
     # -- code ------------------------------------------------------------------------------
 
     def load(self, app_dir: str | os.PathLike[str]) -> Reloaded:
@@ -232,6 +250,7 @@ class Lab:
             self.endpoint.app.current = previous
             raise
         self.loaded = Reloaded(loaded.package, loaded.services, time.perf_counter() - began)
+        self._changed()
         return self.loaded
 
     @property
@@ -285,6 +304,7 @@ class Lab:
         answer = self._calls.submit(
             self.client.call, service, key, handler, arg, idempotency_key=idempotency_key, timeout=wait
         )
+        answer.add_done_callback(lambda _answer: self._changed())
         try:
             return answer.result(timeout=STUCK_AFTER)
         except concurrent.futures.TimeoutError:
@@ -329,7 +349,9 @@ class Lab:
         idempotency_key: str | None = None,
     ) -> str:
         """Send a one-way invocation (optionally delayed, in seconds); returns its invocation id."""
-        return self.client.send(service, key, handler, arg, delay=delay, idempotency_key=idempotency_key)
+        sent = self.client.send(service, key, handler, arg, delay=delay, idempotency_key=idempotency_key)
+        self._changed()
+        return sent
 
     def submit(
         self, workflow: str, key: str, arg: Any = NO_ARG, *, delay: float | timedelta | None = None
@@ -339,7 +361,9 @@ class Lab:
         A workflow runs once per id: submitting the same id again answers ``PreviouslyAccepted``
         with the first run's invocation id. ``lab.attach("Workflow/key")`` waits for its result.
         """
-        return self.client.submit(workflow, key, arg, delay=delay)
+        submitted = self.client.submit(workflow, key, arg, delay=delay)
+        self._changed()
+        return submitted
 
     def attach(self, handle: str | None = None, *, timeout: float = 30.0) -> Any:
         """Wait for an invocation (``inv_...``, default: the latest one) or a workflow (``"Workflow/key"``)
@@ -356,10 +380,12 @@ class Lab:
     def resolve_awakeable(self, awakeable_id: str, value: Any = NO_ARG) -> None:
         """Complete an awakeable with `value`, as the outside system it waits for would."""
         self.client.resolve_awakeable(awakeable_id, value)
+        self._changed()
 
     def reject_awakeable(self, awakeable_id: str, reason: str) -> None:
         """Fail an awakeable: the handler waiting on it gets a TerminalError with `reason`."""
         self.client.reject_awakeable(awakeable_id, reason)
+        self._changed()
 
     @property
     def last_invocation_id(self) -> str | None:
@@ -406,6 +432,7 @@ class Lab:
     def set_state(self, service: str, key: str, values: dict[str, Any]) -> None:
         """Replace the K/V state of one Virtual Object key (takes effect a moment later)."""
         self.client.set_state(service, key, values)
+        self._changed()
 
     def service_state(self, service: str) -> dict[str, dict[str, Any]]:
         """The K/V state of every key of a Virtual Object, by key."""
@@ -426,14 +453,17 @@ class Lab:
     def resume(self, invocation_id: str) -> None:
         """Retry a backing-off or paused invocation right now."""
         self.client.resume(invocation_id)
+        self._changed()
 
     def cancel(self, invocation_id: str) -> None:
         """Cancel an invocation."""
         self.client.cancel(invocation_id)
+        self._changed()
 
     def kill(self, invocation_id: str) -> None:
         """Kill an invocation without running more of its code."""
         self.client.kill(invocation_id)
+        self._changed()
 
     # -- traces ------------------------------------------------------------------------------
 

@@ -78,11 +78,11 @@ class Section:
         """Serve the learner's workspace (after edits in the editor, this picks them up)."""
         return self.lab.load(self._require_workspace().path)
 
-    def _reload_line(self) -> str:
-        """Reload the workspace; one short line on what is live, or on why it did not load."""
+    def _serve_line(self, folder: str | Path | None = None) -> str:
+        """Serve `folder` (default: the workspace); one short line on what is live, or why it did not load."""
         before = self.lab.services
         try:
-            after = self.load_workspace().services
+            after = self.lab.load(folder if folder is not None else self._require_workspace().path).services
         except HandlerModuleError as broken:
             return f"✘ {broken}"
         new = [f"{service}/{handler}" for service, handlers in after.items() for handler in handlers]
@@ -92,7 +92,7 @@ class Section:
 
     def reload(self) -> Shown:
         """Reload the workspace (after edits in the editor) and say what is live."""
-        return Shown(self._reload_line())
+        return Shown(self._serve_line())
 
     def write(self, file: str, code: str, force: bool = False) -> Shown:
         """Put `code` (imports and definitions) into a workspace file, reload and re-register.
@@ -110,7 +110,7 @@ class Section:
             )
         if written.backup is not None:
             lines.append(f"The previous version is saved in workspace/.backups/{written.backup.name}/.")
-        lines.append(self._reload_line())
+        lines.append(self._serve_line())
         return Shown("\n".join(lines), "  \n".join(lines))
 
     def show(self, file: str) -> Shown:
@@ -188,8 +188,7 @@ class Section:
     def continue_from_checkpoint(self) -> Shown:
         """Serve the reference solution this section ends with (``tour/partN``)."""
         checkpoint = self.spec.checkpoint or self.spec.app
-        reloaded = self.lab.load(checkpoint)
-        return Shown(f"Now serving the reference code in {checkpoint}/.\nLive: {reloaded.services_text}")
+        return Shown(f"Now serving the reference code in {checkpoint}/.\n{self._serve_line(checkpoint)}")
 
     # -- exercises ---------------------------------------------------------------------------
 

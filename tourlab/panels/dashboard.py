@@ -54,6 +54,8 @@ class Dashboard(widgets.VBox):
         )
         if lab.last_invocation_id:
             self.view.invocation_id = lab.last_invocation_id
+        # The notebook's own lab.call(...) and friends refresh the panels too.
+        self._unwatch = lab.watch(self.view.refresher.poke)
         self.refresh()
         self.view.refresher.poke()
 
@@ -80,6 +82,7 @@ class Dashboard(widgets.VBox):
         self.refresh()
 
     def close(self) -> None:
+        self._unwatch()
         self.view.refresher.stop()
         for panel in self.panels:
             panel.close()
@@ -97,7 +100,7 @@ class Dashboard(widgets.VBox):
         if jaeger:
             links.append(f"<a href='{html.escape(jaeger, quote=True)}' target='_blank'>Jaeger</a>")
         if self.lab.traces is not None:
-            links.append(f"traces: {html.escape(self.lab.traces.description)} (see Trace below)")
+            links.append(f"traces: {html.escape(self.lab.traces.description)} (see the Trace tab)")
         return " &middot; ".join(links)
 
 

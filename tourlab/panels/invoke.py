@@ -64,6 +64,7 @@ class InvokeBar(PanelBase):
 
     def _user_changed(self, change: dict[str, Any]) -> None:
         self.view.user = change["new"].strip()
+        self.view.seats = []  # the seats seen so far were the previous user's
         self.view.refresher.poke()
 
     def _render(self, current: Round) -> int:

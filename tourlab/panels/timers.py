@@ -30,15 +30,13 @@ class TimersPanel(PanelBase):
         rows = [
             [
                 esc(timer.kind),
-                f"<code>{esc(timer.call_text)}</code>",
-                f"<b>{esc(countdown(timer.fires_at, now))}</b>",
-                esc(clock(timer.fires_at)),
-                f"<code>{esc(timer.set_by)}</code>",
+                f"<code title='set by {esc(timer.set_by)}'>{esc(timer.call_text)}</code>",
+                _countdown_cell(timer, now),
             ]
             for timer in self.timers
         ]
         body = (
-            table(["timer", "target", "fires", "at", "set by"], rows)
+            table(["timer", "call (hover: set by)", "fires (hover: at)"], rows)
             if rows
             else "<i>No pending timers. Try addTicket (from part 2 on it schedules expireTicket).</i>"
         )
@@ -49,3 +47,9 @@ class TimersPanel(PanelBase):
         """Re-read the timers now and return them."""
         self.refresh()
         return self.timers
+
+
+def _countdown_cell(timer: Timer, now: float) -> str:
+    return (
+        f"<b title='{esc(clock(timer.fires_at))}' style='white-space:nowrap'>{esc(countdown(timer.fires_at, now))}</b>"
+    )
