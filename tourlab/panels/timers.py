@@ -50,6 +50,5 @@ class TimersPanel(PanelBase):
 
 
 def _countdown_cell(timer: Timer, now: float) -> str:
-    return (
-        f"<b title='{esc(clock(timer.fires_at))}' style='white-space:nowrap'>{esc(countdown(timer.fires_at, now))}</b>"
-    )
+    left = esc(countdown(timer.fires_at, now))
+    return f"<span title='{esc(clock(timer.fires_at))}' style='white-space:nowrap'><b>{left}</b></span>"
