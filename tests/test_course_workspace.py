@@ -73,7 +73,10 @@ def test_splice_puts_new_constants_before_the_handlers() -> None:
 
 
 def test_splice_puts_a_new_class_before_its_first_use_and_imports_first() -> None:
-    module = "from restate import ObjectContext\n\n\nasync def checkout(ctx: ObjectContext, order: dict) -> bool:\n    return True\n"
+    module = (
+        "from restate import ObjectContext\n\n\n"
+        "async def checkout(ctx: ObjectContext, order: dict) -> bool:\n    return True\n"
+    )
     cell = (
         "from typing import TypedDict\n\n\nclass SeatOrder(TypedDict):\n    seats: list[str]\n\n\n"
         "async def checkout(ctx: ObjectContext, order: SeatOrder) -> bool:\n    return bool(order)\n"
