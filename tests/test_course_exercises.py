@@ -21,6 +21,10 @@ EXPECTED_PROBLEM = {
     "checkout_marks_sold": "never told the ticket's TicketObject",
     "deterministic_checkout": "journal mismatch",
     "catch_double_booking": "Against buggy_double_booking",
+    "confirm_payment": "it completed no promise",
+    "payment_timeout": "nothing races the promise",
+    "booking_compensations": "released none of the seats it had reserved",
+    "group_booking": "addTickets of three free seats returned False",
 }
 
 

@@ -65,14 +65,16 @@ def _load(path: Path) -> Candidate:
         name=path.stem,
         right=right,
         about=fields.get("RIGHT") or fields["WRONG"],
-        base=fields.get("base", DEFAULT_BASE[exercise_id]),
+        base=fields.get("base") or DEFAULT_BASE[exercise_id],
         expect=fields.get("expect"),
         hint=fields.get("hint"),
         cell="".join(lines),
     )
 
 
-CANDIDATES = [_load(path) for path in sorted(SOLUTIONS.glob("*/*.py"))]
+ALL_CANDIDATES = [_load(path) for path in sorted(SOLUTIONS.glob("*/*.py"))]
+#: The tour's (01-07); tests/test_grader_beyond.py runs those of the chapters beyond it (they name their base).
+CANDIDATES = [c for c in ALL_CANDIDATES if c.exercise_id in DEFAULT_BASE]
 
 
 @pytest.fixture
@@ -94,10 +96,10 @@ def _section(lab: Lab, exercise_id: str, base: str, name: str) -> Section:
 
 def test_every_exercise_has_three_wrong_solutions_and_a_right_one() -> None:
     for exercise_id in EXERCISES:
-        mine = [c for c in CANDIDATES if c.exercise_id == exercise_id]
+        mine = [c for c in ALL_CANDIDATES if c.exercise_id == exercise_id]
         assert len([c for c in mine if not c.right]) >= 3, exercise_id
         assert [c for c in mine if c.right], exercise_id
-    assert all(c.right or c.expect for c in CANDIDATES), "every wrong candidate says what the check must report"
+    assert all(c.right or c.expect for c in ALL_CANDIDATES), "every wrong candidate says what the check must report"
 
 
 @pytest.mark.parametrize("candidate", CANDIDATES, ids=lambda c: f"{c.exercise_id}/{c.name}")

@@ -27,6 +27,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -1260,6 +1261,622 @@ def check_catch_double_booking(p: Probe) -> None:
         p.ok(f"{bug} is caught: {', '.join(sorted(run.failed))} failed")
 
 
+# -- beyond the tour: workflows (08), sagas (09), external events and concurrency (10) --------------
+
+_WORKFLOW = "CheckoutWorkflow"
+_RUN = "CheckoutWorkflow/<key>/run"
+_CONFIRM = "CheckoutWorkflow/<key>/confirmPayment"
+_BOOK = "BookingService/book"
+
+
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set variables the tour app reads at call time (its timers) while a check runs, then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _start(p: Probe, service: str, key: str | None, handler: str, arg: Any = NO_ARG) -> str:
+    """Send an invocation without waiting for it (the clean-up knows it)."""
+    inv_id = p.lab.send(service, key, handler, arg)
+    p.sent.append(inv_id)
+    p.last_id = inv_id
+    return inv_id
+
+
+def _submit(p: Probe, key: str, order: dict[str, Any]) -> str:
+    """Start the checkout workflow `key` (its run handler) without waiting for it."""
+    inv_id = p.lab.submit(_WORKFLOW, key, order).invocation_id
+    p.sent.append(inv_id)
+    p.last_id = inv_id
+    return inv_id
+
+
+@dataclass
+class _Seen:
+    """An invocation and its journal, as last read; `stuck` when it (or what it waits for) keeps failing."""
+
+    invocation: Invocation | None
+    entries: list[JournalEntry]
+    stuck: Stuck | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.invocation is not None and self.invocation.status == "completed"
+
+    @property
+    def status(self) -> str | None:
+        return self.invocation.status if self.invocation else None
+
+
+def _follow(
+    p: Probe, inv_id: str, what: str, until: Callable[[_Seen], bool] | None = None, *, timeout: float | None = None
+) -> _Seen:
+    """Watch an invocation until `until` holds or it completed (or the time is up).
+
+    Unlike ``Probe.wait_finished`` it lets an invocation retry a passing error (a provider that is
+    unreachable for a while: the saga's retries); one that fails with what looks like a bug, or is
+    paused, fails the check at once, named.
+    """
+    next_look = {"at": time.monotonic() + _DIAGNOSE_AFTER}
+
+    def look() -> _Seen:
+        invocation = p.lab.invocation(inv_id)
+        seen = _Seen(invocation, p.lab.journal(inv_id) if invocation is not None else [])
+        now = time.monotonic()
+        if invocation is not None and not seen.done and (invocation.status in _FAILING or now >= next_look["at"]):
+            next_look["at"] = now + _DIAGNOSE_EVERY
+            seen.stuck = p.lab.why_stuck(inv_id)
+        return seen
+
+    def settled(seen: _Seen) -> bool:
+        failing = seen.stuck is not None and not seen.stuck.transient
+        return seen.done or failing or (until is not None and until(seen))
+
+    seen = poll(look, settled, timeout=timeout or p.timeout, interval=0.03).value
+    reached = until is not None and until(seen)
+    if not seen.done and not reached and seen.stuck is not None and not seen.stuck.transient:
+        p._fail_stuck(what, seen.stuck)
+    return seen
+
+
+def _outcome(p: Probe, inv_id: str) -> tuple[Any, InvocationError | None]:
+    """The result of a completed invocation, or the error it ended with."""
+    try:
+        return p.lab.output(inv_id), None
+    except InvocationError as failed:
+        return None, failed
+
+
+def _released(entries: list[JournalEntry]) -> list[str]:
+    """The seats a journal sent TicketObject/unreserve to, in journal order."""
+    return [key_of(m.target) for m in messages(entries, "TicketObject", "unreserve")]
+
+
+def _await_messages(p: Probe, entries: list[JournalEntry], handler: str, what: str) -> None:
+    """Wait until the TicketObject calls and messages of a journal to `handler` have completed."""
+    p.wait_all([m.callee_id for m in messages(entries, "TicketObject", handler) if m.callee_id], what)
+
+
+def _free(p: Probe, seats: list[str]) -> list[str]:
+    """The seats among `seats` that are not available."""
+    return [s for s in seats if _status(p, s) not in _AVAILABLE]
+
+
+# -- 08: workflows ----------------------------------------------------------------------------------
+
+
+def _waits_for_promise(seen: _Seen) -> bool:
+    return any(e.entry_type == "Command: GetPromise" and e.completed is False for e in seen.entries)
+
+
+def _checkout_order(p: Probe, name: str, seat_names: list[str]) -> tuple[str, dict[str, Any]]:
+    """A workflow id and an order of RESERVED seats for it (nobody else uses them)."""
+    seats = [p.key(seat) for seat in seat_names]
+    p.seed({("TicketObject", seat): {"status": "RESERVED"} for seat in seats})
+    return p.key(name), {"user_id": p.key(f"{name}-user"), "tickets": seats}
+
+
+def _until_waiting_for_payment(p: Probe, run_id: str) -> None:
+    seen = _follow(p, run_id, _RUN, _waits_for_promise)
+    if not _waits_for_promise(seen):
+        p.fail(
+            f"{_RUN} did not get to wait for the promise 'payment' within {p.timeout:g} s "
+            f"(it was {seen.status!r}), so the check could not confirm a payment.",
+            'run asks the provider for the money, then waits: ctx.promise("payment", ...).value().',
+        )
+
+
+def _confirm(p: Probe, key: str, confirmation: dict[str, Any]) -> tuple[str, InvocationError | None]:
+    """Call confirmPayment of workflow `key`; fails at once if it waits for the promise itself."""
+    confirm_id = _start(p, _WORKFLOW, key, "confirmPayment", confirmation)
+    seen = _follow(p, confirm_id, _CONFIRM, _waits_for_promise)
+    if not seen.done and _waits_for_promise(seen):
+        p.fail(
+            "confirmPayment waits for the promise 'payment' itself instead of completing it, so neither it nor "
+            "run ever goes on. The check stopped it.",
+            "Waiting is run's part (.value()); confirmPayment completes the promise: "
+            'await ctx.promise("payment", type_hint=PaymentConfirmation).resolve(confirmation).',
+        )
+    if not seen.done:
+        p.fail(f"{_CONFIRM} did not finish within {p.timeout:g} s (it was {seen.status!r}); the check stopped it.")
+    return confirm_id, _outcome(p, confirm_id)[1]
+
+
+def _run_after_confirmation(p: Probe, run_id: str, confirm_id: str) -> Any:
+    """What run returns once confirmPayment answered; explains why it still waits if it does."""
+    seen = _follow(p, run_id, _RUN, timeout=4.0)
+    if not seen.done:
+        completed = [e.name for e in p.lab.journal(confirm_id) if e.entry_type == "Command: CompletePromise"]
+        if not completed:
+            p.fail("confirmPayment answered, but it completed no promise, so run still waits for 'payment'.")
+        if "payment" not in completed:
+            p.fail(
+                f"confirmPayment completed the promise {completed[0]!r}, but run waits for the promise 'payment'.",
+                'A promise is found by its name: ctx.promise("payment") in both handlers.',
+            )
+        p.fail(f"confirmPayment completed the promise 'payment', but {_RUN} still waits ({seen.status!r}).")
+    result, failed = _outcome(p, run_id)
+    if failed is not None:
+        p.fail(
+            f"After confirmPayment, run ended with an error: {failed}",
+            "resolve(...) hands run a value; reject(...) makes run's await raise a TerminalError.",
+        )
+    return result
+
+
+def check_confirm_payment(p: Probe) -> None:
+    """CheckoutWorkflow/confirmPayment completes the durable promise run waits for (section 08).
+
+    Checked, with a payment timeout far away: while run waits for the promise "payment",
+    confirmPayment with the provider's confirmation answers without waiting itself, run then
+    finishes and returns True, and status (which peeks at the promise) shows exactly that
+    confirmation. A confirmation that arrives before run asks for it is kept: a run started
+    afterwards finishes at once.
+    """
+    with environment(TOUR_PAYMENT_TIMEOUT_SECONDS="3600"):
+        key, order = _checkout_order(p, "order", ["seat-a", "seat-b"])
+        run_id = _submit(p, key, order)
+        _until_waiting_for_payment(p, run_id)
+        confirmation = {"payment_id": f"pay-{p.run}", "amount": 80}
+        confirm_id, failed = _confirm(p, key, confirmation)
+        if failed is not None:
+            p.fail(f"confirmPayment ended with an error: {failed}", error_hint(str(failed)))
+        p.ok("confirmPayment answers without waiting")
+        paid = _run_after_confirmation(p, run_id, confirm_id)
+        if paid is not True:
+            p.fail(f"After confirmPayment run returned {paid!r}; with the payment confirmed it returns True.")
+        p.ok("once confirmPayment completed the promise 'payment', run goes on and returns True")
+        status = p.invoke(_WORKFLOW, key, "status")
+        payment = status.get("payment") if isinstance(status, dict) else None
+        if payment != confirmation:
+            p.fail(
+                f"The provider confirmed {confirmation}, but the promise holds {p.named(payment)} "
+                "(status peeks at it): resolve it with the confirmation itself.",
+                "confirm_payment gets the confirmation as its argument: resolve(confirmation).",
+            )
+        p.ok("the promise holds the provider's confirmation (status shows it)")
+        early_key, early_order = _checkout_order(p, "early-order", ["seat-c"])
+        early_id, failed = _confirm(p, early_key, {"payment_id": f"pay-early-{p.run}", "amount": 40})
+        if failed is not None:
+            p.fail(f"confirmPayment before run started ended with an error: {failed}", error_hint(str(failed)))
+        if _run_after_confirmation(p, _submit(p, early_key, early_order), early_id) is not True:
+            p.fail("A confirmation that came before run started was lost: run did not return True.")
+    p.ok("a confirmation that arrives before run waits for it is kept")
+
+
+def _paid_in_time(p: Probe) -> None:
+    with environment(TOUR_PAYMENT_TIMEOUT_SECONDS="3600"):
+        key, order = _checkout_order(p, "order", ["seat-a", "seat-b"])
+        run_id = _submit(p, key, order)
+        _until_waiting_for_payment(p, run_id)
+        _, failed = _confirm(p, key, {"payment_id": f"pay-{p.run}", "amount": 80})
+        if failed is not None:
+            p.fail(
+                f"The check confirms payments with confirmPayment, which ended with an error: {failed}",
+                'Finish section.check("confirm_payment") first.',
+            )
+        seen = _follow(p, run_id, _RUN, timeout=4.0)
+    if not seen.done:
+        p.fail(
+            "confirmPayment completed the promise 'payment', but run keeps waiting: the race must include "
+            "payment.value().",
+            'Finish section.check("confirm_payment") first, then: restate.select(paid=payment.value(), '
+            "timeout=ctx.sleep(payment_timeout())).",
+        )
+    paid, failed = _outcome(p, run_id)
+    if failed is not None:
+        p.fail(f"A payment confirmed in time made run end with an error: {failed}", error_hint(str(failed)))
+    if paid is not True:
+        p.fail(
+            f"The payment was confirmed in time, yet run returned {paid!r}.",
+            "select names the winner after its keyword: with select(paid=..., timeout=...) a confirmed payment "
+            'gives ["paid", <confirmation>], so compare with "paid".',
+        )
+    p.ok("a payment confirmed in time: run returns True")
+    entries = p.journal(run_id)
+    if _released(entries):
+        p.fail("The payment was confirmed in time, yet run released the seats (TicketObject/unreserve).")
+    _await_messages(p, entries, "markAsSold", "run sent markAsSold")
+    unsold = [s for s in order["tickets"] if _status(p, s) != "SOLD"]
+    if unsold or _mails(order["user_id"]) != ["payment succeeded"]:
+        p.fail(
+            f"After a payment in time the seats are {p.named([_status(p, s) for s in order['tickets']])} and the "
+            f"user got {_mails(order['user_id'])}; expected SOLD seats and one 'payment succeeded' e-mail.",
+            "Keep the paid branch as it was: markAsSold for every seat, the success e-mail, status 'paid'.",
+        )
+    p.ok("the paid seats are SOLD and the user gets one 'payment succeeded' e-mail")
+
+
+def _timer_problem(p: Probe, seen: _Seen) -> NoReturn:
+    sleeps = [e for e in seen.entries if e.entry_type == "Command: Sleep"]
+    if not sleeps:
+        p.fail(
+            "Nobody confirmed the payment, and seconds after the payment timeout (1 s in this check) run still "
+            "waits for it: nothing races the promise. The check stopped it.",
+        )
+    created = seen.invocation.created_at if seen.invocation else None
+    wake = sleeps[0].wake_up_at
+    seconds = (
+        (datetime.fromisoformat(wake) - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds()
+        if wake and created
+        else None
+    )
+    after = f"{seconds:.0f} s after run started" if seconds is not None else "later"
+    p.fail(
+        f"run's timer fires {after}, not after payment_timeout() (1 s in this check). The check stopped it.",
+        "Take the duration from the settings, so it can be configured: ctx.sleep(payment_timeout()) "
+        "(TOUR_PAYMENT_TIMEOUT_SECONDS; 10 minutes by default).",
+    )
+
+
+def _payment_times_out(p: Probe) -> None:
+    with environment(TOUR_PAYMENT_TIMEOUT_SECONDS="1"):
+        key, order = _checkout_order(p, "late-order", ["seat-c", "seat-d"])
+        run_id = _submit(p, key, order)
+        seen = _follow(p, run_id, _RUN, timeout=7.0)
+    if not seen.done:
+        _timer_problem(p, seen)
+    result, failed = _outcome(p, run_id)
+    if failed is not None:
+        p.fail(f"When the payment timed out, run ended with an error: {failed}", error_hint(str(failed)))
+    entries = p.journal(run_id)
+    sold = messages(entries, "TicketObject", "markAsSold")
+    if result is not False or sold:
+        p.fail(
+            f"Nobody confirmed the payment, yet after the timeout run returned {result!r}"
+            + (" and sold the seats" if sold else "")
+            + ".",
+            find_exercise("payment_timeout").hints[1],
+        )
+    if not any(e.entry_type == "Command: Sleep" for e in entries):
+        p.fail(
+            "run gave up on the payment without a durable timer in its journal: after a crash or a restart "
+            "it would wait again from the start.",
+            "Use Restate's timer, ctx.sleep(payment_timeout()), inside restate.select.",
+        )
+    p.ok("no payment within payment_timeout(): run returns False, woken by a durable timer (ctx.sleep)")
+    released = _released(entries)
+    kept = [s for s in order["tickets"] if s not in released]
+    if kept:
+        p.fail(
+            f"After the payment timed out run did not release {p.named(kept)}: they stay RESERVED for nobody.",
+            'for ticket_id in order["tickets"]: ctx.object_send(unreserve, key=ticket_id, arg=None)',
+        )
+    _await_messages(p, entries, "unreserve", "run sent unreserve")
+    if _free(p, order["tickets"]):
+        p.fail(f"run sent unreserve, but {p.named(_free(p, order['tickets']))} are still not available.")
+    p.ok("after the timeout every seat is released")
+    mails = _mails(order["user_id"])
+    status = p.invoke(_WORKFLOW, key, "status")
+    if mails != ["payment failed"] or not isinstance(status, dict) or status.get("status") != "payment timed out":
+        p.fail(
+            f"After the timeout the user got {mails} and status says {p.named(status)}; expected one "
+            "'payment failed' e-mail and the status 'payment timed out'.",
+            'In the timeout branch: the failure e-mail as a ctx.run_typed step, then ctx.set("status", '
+            '"payment timed out").',
+        )
+    p.ok("the user gets one 'payment failed' e-mail and status says 'payment timed out'")
+
+
+def check_payment_timeout(p: Probe) -> None:
+    """CheckoutWorkflow/run races the payment against a durable timer (section 08).
+
+    Checked, for orders of two RESERVED seats: confirmed in time (confirmPayment), run returns
+    True, sells the seats and sends one "payment succeeded" e-mail; with no confirmation within
+    payment_timeout() (1 s: the check sets TOUR_PAYMENT_TIMEOUT_SECONDS), run returns False soon
+    after, woken by a durable timer (ctx.sleep in its journal; a timer set for longer than
+    payment_timeout() is named), sells nothing, releases every seat, sends one "payment failed"
+    e-mail and sets the status "payment timed out".
+    """
+    _paid_in_time(p)
+    _payment_times_out(p)
+
+
+# -- 09: sagas ---------------------------------------------------------------------------------------
+
+
+def _book(p: Probe, order: dict[str, Any]) -> tuple[str, Any, InvocationError | None]:
+    """Run a booking to its end; returns its id and its result or error."""
+    inv_id = _start(p, "BookingService", None, "book", order)
+    seen = _follow(p, inv_id, _BOOK, timeout=15.0)
+    if not seen.done:
+        p.fail(f"{_BOOK} did not finish within 15 s (it was {seen.status!r}); the check stopped it.")
+    result, failed = _outcome(p, inv_id)
+    return inv_id, result, failed
+
+
+def _must_fail(p: Probe, when: str, result: Any, failed: InvocationError | None) -> InvocationError:
+    if failed is None:
+        p.fail(
+            f"{when}, book returned {result!r} instead of failing: the caller (and Restate) must see the booking fail.",
+            "After the compensations, raise the error again: a bare raise at the end of the except block.",
+        )
+    return failed
+
+
+def _undone_in_reverse(p: Probe, entries: list[JournalEntry], seats: list[str], when: str) -> None:
+    """The journal released exactly `seats`, once each, newest first, and they are available again."""
+    released = _released(entries)
+    if not released:
+        p.fail(
+            f"{when}, book released none of the seats it had reserved: they stay RESERVED for nobody.",
+            find_exercise("booking_compensations").hints[0],
+        )
+    missing = [s for s in seats if s not in released]
+    if missing:
+        p.fail(f"{when}, book released {p.named(released)} but not {p.named(missing)}.")
+    if len(released) != len(set(released)):
+        p.fail(f"{when}, book released a seat more than once: {p.named(released)}.")
+    newest_first = list(reversed(seats))
+    if released[: len(seats)] != newest_first:
+        p.fail(
+            f"{when}, book released the seats in the order {p.named(released)}; undo newest first: "
+            f"{p.named(newest_first)}.",
+            "Run the compensations in reverse: for undo in reversed(compensations): await undo().",
+        )
+    _await_messages(p, entries, "unreserve", f"{when}, book sent unreserve")
+    if _free(p, seats):
+        p.fail(f"{when}, book sent unreserve, but {p.named(_free(p, seats))} are not available again.")
+
+
+def _charged(user: str) -> list[payment_client.Charge]:
+    return [c for c in payment_client.charges() if c.user_id == user and c.succeeded]
+
+
+def _booking(p: Probe, user: str, *seats: str) -> tuple[str, list[str], dict[str, Any]]:
+    """A customer, their seats and the order for them (keys nobody else uses)."""
+    user_key, seat_keys = p.key(user), [p.key(seat) for seat in seats]
+    return user_key, seat_keys, {"user_id": user_key, "tickets": seat_keys}
+
+
+def _booking_succeeds(p: Probe) -> None:
+    user, seats, order = _booking(p, "ann", "seat-a", "seat-b")
+    inv_id, result, failed = _book(p, order)
+    if failed is not None or result is not True:
+        p.fail(
+            f"A booking of two free seats with a good card ended with {failed or result!r}; expected True.",
+            error_hint(str(failed)) if failed else None,
+        )
+    entries = p.journal(inv_id)
+    if _released(entries):
+        p.fail("A booking where every step worked released its seats: undo only when a step fails for good.")
+    charges = _charged(user)
+    refunded = {r.idempotency_key for r in payment_client.refunds()}
+    if [c.amount for c in charges] != [80] or any(c.idempotency_key in refunded for c in charges):
+        p.fail(
+            f"A booking of two seats that worked charged {[c.amount for c in charges]} and refunded "
+            f"{sum(c.idempotency_key in refunded for c in charges)}; expected one charge of 80 and no refund."
+        )
+    _await_messages(p, entries, "markAsSold", "book sent markAsSold")
+    if any(_status(p, s) != "SOLD" for s in seats):
+        p.fail("A booking that worked left its seats unsold: keep the markAsSold messages at the end.")
+    p.ok("a booking where every step works: True, one charge of 80, nothing undone, the seats SOLD")
+
+
+def _booking_declined(p: Probe) -> None:
+    user, seats, order = _booking(p, "bob", "seat-c", "seat-d")
+    payment_client.decline(user)
+    inv_id, result, failed = _book(p, order)
+    failure = _must_fail(p, "When the card was declined", result, failed)
+    _undone_in_reverse(p, p.journal(inv_id), seats, "When the card was declined")
+    p.ok(f"a declined card: book fails ({failure.status_code}) and releases both seats, newest first")
+
+
+def _booking_seat_taken(p: Probe) -> None:
+    free, taken = p.key("seat-e"), p.key("seat-taken")
+    p.seed({("TicketObject", taken): {"status": "RESERVED"}})
+    user = p.key("cid")
+    order = {"user_id": user, "tickets": [free, taken]}
+    inv_id, result, failed = _book(p, order)
+    _must_fail(p, "When a seat was taken", result, failed)
+    entries = p.journal(inv_id)
+    if taken in _released(entries):
+        p.fail(
+            "When a seat was taken, book released it too: that seat belongs to someone else's reservation.",
+            "Add a seat's compensation only after reserve answered True, not for every seat up front.",
+        )
+    _undone_in_reverse(p, entries, [free], "When a seat was taken")
+    if _status(p, taken) != "RESERVED" or _charged(user):
+        p.fail("When a seat was taken, book charged the card or changed the other reservation.")
+    p.ok("a taken seat: book fails and releases only the seat it had reserved")
+
+
+def _refund_checks(p: Probe, entries: list[JournalEntry], user: str) -> None:
+    charges = _charged(user)
+    if not charges:
+        p.fail("The check needs a booking that gets as far as the charge, but this one charged nothing.")
+    keys = {c.idempotency_key for c in charges}
+    if not any(r.idempotency_key in keys for r in payment_client.refunds()):
+        p.fail(
+            "The tickets could not be sent after the card was charged, and the charge was not refunded.",
+            'Refund with the key the charge used: lambda: ctx.run_typed("refund", payment_client.refund, '
+            "RunOptions(type_hint=bool), payment_key).",
+        )
+    undo_steps = [e for e in entries if e.entry_type == "Command: Run" and e.name not in ("charge", "send tickets")]
+    if not undo_steps:
+        p.fail(
+            "The refund happened outside the journal: on a retry it would run again, and the journal does not show it.",
+            'Make it a step: ctx.run_typed("refund", payment_client.refund, RunOptions(type_hint=bool), payment_key).',
+        )
+    releases = [m.index for m in messages(entries, "TicketObject", "unreserve")]
+    if releases and undo_steps[-1].index > min(releases):
+        p.fail(
+            "book released the seats before it refunded the charge; undo newest first: the charge came last, "
+            "so the refund goes first.",
+            "Run the compensations in reverse: for undo in reversed(compensations): await undo().",
+        )
+
+
+def _booking_fails_after_charge(p: Probe) -> None:
+    user, seats, order = _booking(p, "dan", "seat-f", "seat-g")
+    email_client.fail_next(100)
+    try:
+        inv_id, result, failed = _book(p, order)
+    finally:
+        email_client.fail_next(0)
+    when = "When the tickets could not be sent after the charge"
+    _must_fail(p, when, result, failed)
+    entries = p.journal(inv_id)
+    _refund_checks(p, entries, user)
+    _undone_in_reverse(p, entries, seats, when)
+    p.ok("tickets that cannot be sent after the charge: book refunds (a journaled step), then releases the seats")
+
+
+def _booking_cancelled(p: Probe) -> None:
+    _user, seats, order = _booking(p, "eve", "seat-h", "seat-i")
+    payment_client.fail_next_charges(100)
+    try:
+        inv_id = _start(p, "BookingService", None, "book", order)
+        retrying = _follow(p, inv_id, _BOOK, lambda seen: seen.status == "backing-off")
+        if retrying.done:
+            p.fail("With the provider unreachable, book finished before the check could cancel it.")
+        p.lab.cancel(inv_id)
+        p.lab.resume(inv_id)  # a backing-off invocation sees the cancel at its next attempt: now
+        seen = _follow(p, inv_id, _BOOK, timeout=10.0)
+    finally:
+        payment_client.fail_next_charges(0)
+    if not seen.done:
+        p.fail(f"After the cancel, {_BOOK} did not finish within 10 s (it was {seen.status!r}).")
+    when = "When the booking was cancelled"
+    failure = _must_fail(p, when, *_outcome(p, inv_id))
+    _undone_in_reverse(p, p.journal(inv_id), seats, when)
+    if failure.status_code != 409:
+        p.fail(f"{when}, book ended with {failure} instead of the cancel (409): raise the error it caught.")
+    p.ok("a cancelled booking (while the charge is retried): the same compensations run, it ends cancelled (409)")
+
+
+def check_booking_compensations(p: Probe) -> None:
+    """BookingService/book as a saga (section 09).
+
+    Checked: a booking where every step works returns True, charges 80 once, undoes nothing and
+    sells the seats. When the card is declined (TerminalError 402) book fails and releases both
+    seats, newest first. When the second seat is taken it fails and releases only the first one
+    (never the other customer's seat). When the tickets cannot be sent after the charge
+    (max_attempts exhausted) it refunds the charge in a journaled step with the charge's key, then
+    releases the seats, newest first. Cancelled while the charge is being retried, it runs the
+    same compensations and ends cancelled (409).
+    """
+    _booking_succeeds(p)
+    _booking_declined(p)
+    _booking_seat_taken(p)
+    _booking_fails_after_charge(p)
+    _booking_cancelled(p)
+
+
+# -- 10: concurrency -----------------------------------------------------------------------------------
+
+
+def _group_all_free(p: Probe) -> None:
+    cart, earlier = p.key("group-cart"), p.key("seat-old")
+    seats = [p.key(name) for name in ("seat-a", "seat-b", "seat-c")]
+    p.seed({("CartObject", cart): {"tickets": [earlier]}, ("TicketObject", earlier): {"status": "RESERVED"}})
+    result = p.invoke("CartObject", cart, "addTickets", seats)
+    if result is not True:
+        p.fail(f"addTickets of three free seats returned {result!r}; expected True.")
+    entries = p.journal()
+    calls = [c for c in messages(entries, "TicketObject", "reserve") if c.entry_type == "Command: Call"]
+    if sorted(key_of(c.target) for c in calls) != sorted(seats):
+        p.fail(
+            f"addTickets of {p.named(seats)} called reserve for {p.named([key_of(c.target) for c in calls])}; "
+            "expected one call per seat."
+        )
+    answers = [e.index for e in entries if e.entry_type == "Notification: Call"]
+    if answers and max(c.index for c in calls) > min(answers):
+        p.fail(
+            "addTickets reserved the seats one after the other: each call was answered before the next one "
+            "started, so a group of ten takes ten round trips.",
+        )
+    p.ok("addTickets sends all the reservations at once and returns True when every seat is free")
+    tickets = p.state("CartObject", cart).get("tickets")
+    if not isinstance(tickets, list) or sorted(tickets) != sorted([earlier, *seats]):
+        p.fail(
+            f"After addTickets the cart holds {p.named(tickets)}; expected the ticket it had plus the three new ones.",
+            "keep_in_cart(ctx, reserved) adds them to what the cart already holds (and schedules their expiry).",
+        )
+    expiring = [e.value for e in messages(entries, "CartObject", "expireTicket") if e.wake_up_at]
+    if any(seat not in expiring for seat in seats):
+        p.fail(
+            "addTickets put the seats into the cart without scheduling their expiry: they would stay "
+            "reserved for ever.",
+            "await keep_in_cart(ctx, reserved) stores them and sends the delayed expireTicket for each.",
+        )
+    p.ok("the cart keeps what it had and gains the three seats, each with its expiry")
+
+
+def _group_one_taken(p: Probe) -> None:
+    cart, taken = p.key("other-cart"), p.key("seat-taken")
+    free = [p.key("seat-d"), p.key("seat-e")]
+    p.seed({("TicketObject", taken): {"status": "RESERVED"}})
+    result = p.invoke("CartObject", cart, "addTickets", [free[0], taken, free[1]])
+    if result is not False:
+        p.fail(
+            f"One of the three seats was taken, yet addTickets returned {result!r}; a group is all or nothing.",
+            find_exercise("group_booking").hints[1],
+        )
+    entries = p.journal()
+    released = _released(entries)
+    if taken in released:
+        p.fail(
+            "addTickets released the seat that was taken: that reservation belongs to another cart.",
+            "Release only the seats whose reserve answered True.",
+        )
+    kept = [s for s in free if s not in released]
+    if kept:
+        p.fail(
+            f"One seat was taken and addTickets returned False, but it did not release {p.named(kept)}: they "
+            "stay RESERVED for nobody.",
+            "For each seat you did reserve: ctx.object_send(unreserve, key=seat, arg=None).",
+        )
+    _await_messages(p, entries, "unreserve", "addTickets sent unreserve")
+    if _free(p, free) or _status(p, taken) != "RESERVED":
+        p.fail("After the rollback the seats are not as they were before addTickets.")
+    if p.state("CartObject", cart).get("tickets"):
+        p.fail("addTickets returned False but kept seats in the cart: keep nothing when the group fails.")
+    p.ok("one seat taken: addTickets returns False, releases the others, keeps nothing")
+
+
+def check_group_booking(p: Probe) -> None:
+    """CartObject/addTickets reserves a group of seats in parallel, all or nothing (section 10).
+
+    Checked: for three free seats, addTickets starts all three TicketObject/reserve calls before
+    any answer arrives (parallel, not one after the other), returns True and keeps the seats in
+    the cart next to the one it held, each with a scheduled expireTicket. When one of three seats
+    is taken, it returns False, releases the two it reserved (not the taken one) and the cart
+    keeps nothing.
+    """
+    _group_all_free(p)
+    _group_one_taken(p)
+
+
 CHECKS: dict[str, Callable[[Probe], None]] = {
     "checkout_calls_handle": check_checkout_calls_handle,
     "expire_ticket": check_expire_ticket,
@@ -1270,6 +1887,10 @@ CHECKS: dict[str, Callable[[Probe], None]] = {
     "checkout_marks_sold": check_checkout_marks_sold,
     "deterministic_checkout": check_deterministic_checkout,
     "catch_double_booking": check_catch_double_booking,
+    "confirm_payment": check_confirm_payment,
+    "payment_timeout": check_payment_timeout,
+    "booking_compensations": check_booking_compensations,
+    "group_booking": check_group_booking,
 }
 
 

@@ -92,6 +92,7 @@ def _is_service_object(node: ast.stmt) -> bool:
         in {
             "Service",
             "VirtualObject",
+            "Workflow",
         }
     )
 
@@ -364,6 +365,187 @@ async def test_a_reserved_seat_cannot_go_into_another_cart(client: RestateClient
             (
                 "assert await client.object_call(add_ticket, key=john, arg=seat) is False, then "
                 "assert await client.object_call(cart_tickets, key=john, arg=None) == []"
+            ),
+        ),
+    )
+)
+
+
+# -- Beyond the tour ------------------------------------------------------------------------------
+
+_add(
+    Exercise(
+        id="confirm_payment",
+        section="08",
+        title="CheckoutWorkflow/confirmPayment completes the promise run waits for",
+        file="checkout_workflow.py",
+        functions=("confirm_payment",),
+        solution_from="tour/part5",
+        skeleton="""\
+@checkout_workflow.handler("confirmPayment")
+async def confirm_payment(ctx: WorkflowSharedContext, confirmation: PaymentConfirmation) -> None:
+    # TODO: hand the provider's confirmation to run, which waits for the durable promise
+    #   "payment": complete that promise with the confirmation (and do not wait for it here).
+    return
+""",
+        hints=(
+            (
+                'A shared handler can complete the workflow\'s promises: ctx.promise("payment") gives the same '
+                "promise that run waits for, as long as the name is the same."
+            ),
+            (
+                "A promise has .value() (wait for it: that is run's part), .peek() (look without waiting) and "
+                ".resolve(value) (complete it: that is this handler's part)."
+            ),
+            'await ctx.promise("payment", type_hint=PaymentConfirmation).resolve(confirmation)',
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="payment_timeout",
+        section="08",
+        title="CheckoutWorkflow/run stops waiting when the payment timeout fires",
+        file="checkout_workflow.py",
+        functions=("run",),
+        solution_from="tour/part5",
+        skeleton="""\
+from tour.auxiliary.settings import TICKET_PRICE, payment_timeout
+
+from .ticket_object import mark_as_sold, unreserve
+
+
+@checkout_workflow.main()
+async def run(ctx: WorkflowContext, order: Order) -> bool:
+    amount = len(order["tickets"]) * TICKET_PRICE
+    ctx.set("status", "waiting for payment")
+    await ctx.run_typed(
+        "request payment",
+        payment_provider.request_payment,
+        RunOptions(type_hint=bool),
+        ctx.key(),
+        order["user_id"],
+        amount,
+    )
+
+    payment = ctx.promise("payment", type_hint=PaymentConfirmation)
+    # TODO: do not wait for ever. Race the payment against a durable timer of payment_timeout()
+    #   (restate.select with ctx.sleep). If the timer wins: send TicketObject/unreserve for every
+    #   seat, e-mail email_client.notify_user_of_payment_failure, set "status" to
+    #   "payment timed out" and return False.
+    await payment.value()
+    for ticket_id in order["tickets"]:
+        ctx.object_send(mark_as_sold, key=ticket_id, arg=None)
+    await ctx.run_typed(
+        "email", email_client.notify_user_of_payment_success, RunOptions(type_hint=bool), order["user_id"]
+    )
+    ctx.set("status", "paid")
+    return True
+""",
+        hints=(
+            (
+                "restate.select(paid=..., timeout=...) waits for whichever of two durable futures completes "
+                "first: the promise's payment.value() and the timer ctx.sleep(payment_timeout())."
+            ),
+            (
+                'select answers a list [name, value], e.g. ["timeout", None]. A non-empty list is always true, '
+                'so compare the name: match await restate.select(...): case ["paid", _]: ... case _: ...'
+            ),
+            (
+                'In the timeout branch: for ticket_id in order["tickets"]: ctx.object_send(unreserve, '
+                'key=ticket_id, arg=None); the failure e-mail as a ctx.run_typed step; ctx.set("status", '
+                '"payment timed out"); return False.'
+            ),
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="booking_compensations",
+        section="09",
+        title="BookingService/book undoes what it did when a step fails for good",
+        file="booking_service.py",
+        functions=("book",),
+        solution_from="tour/part6",
+        skeleton="""\
+from tour.auxiliary import email_client, payment_client
+
+from .ticket_object import mark_as_sold, reserve, unreserve
+
+
+@booking_service.handler()
+async def book(ctx: Context, order: Order) -> bool:
+    # TODO: make this a saga. Right after a step succeeds (or, for the charge, right before it),
+    #   remember how to undo it: TicketObject/unreserve for a reserved seat, a journaled
+    #   payment_client.refund(payment_key) for the charge. When a step fails for good
+    #   (TerminalError; a cancel arrives as one too), undo what was done, newest first,
+    #   then raise the error again.
+    for seat in order["tickets"]:
+        if not await ctx.object_call(reserve, key=seat, arg=None):
+            raise TerminalError(f"seat {seat} is taken", status_code=409)
+
+    payment_key = str(ctx.uuid())
+    amount = len(order["tickets"]) * TICKET_PRICE
+    charge_options = RunOptions(type_hint=bool, max_attempts=3, initial_retry_interval=timedelta(seconds=1))
+    await ctx.run_typed("charge", charge_card, charge_options, payment_key, order["user_id"], amount)
+
+    send_options = RunOptions(type_hint=bool, max_attempts=3)
+    await ctx.run_typed("send tickets", email_client.send_tickets, send_options, order["user_id"], order["tickets"])
+
+    for seat in order["tickets"]:
+        ctx.object_send(mark_as_sold, key=seat, arg=None)
+    return True
+""",
+        hints=(
+            (
+                "Keep a list of undo actions. Wrap the steps in try: ... except TerminalError: run the list "
+                "backwards, then raise. A seat that was never reserved must not be released."
+            ),
+            (
+                "An undo action can be a lambda that starts the step when called: lambda seat=seat: "
+                'ctx.object_call(unreserve, key=seat, arg=None), and lambda: ctx.run_typed("refund", '
+                "payment_client.refund, RunOptions(type_hint=bool), payment_key)."
+            ),
+            (
+                "except TerminalError: for undo in reversed(compensations): await undo()  - then a bare raise, "
+                "so the caller (and Restate) see the booking fail."
+            ),
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="group_booking",
+        section="10",
+        title="CartObject/addTickets reserves a group of seats at once, or none of them",
+        file="cart_object.py",
+        functions=("add_tickets",),
+        solution_from="tour/part7",
+        skeleton="""\
+@cart.handler("addTickets")
+async def add_tickets(ctx: ObjectContext, ticket_ids: list[str]) -> bool:
+    # TODO: start one TicketObject/reserve call per seat without awaiting it, then wait for all
+    #   of them together (restate.gather). If every seat was reserved, keep them all in the cart
+    #   (keep_in_cart) and return True. Otherwise release the seats you did get
+    #   (TicketObject/unreserve), keep nothing and return False.
+    return False
+""",
+        hints=(
+            (
+                "ctx.object_call(...) without await gives a durable future: build a list of them first, so all "
+                "the reservations are on their way at once, then await restate.gather(*futures)."
+            ),
+            (
+                "restate.gather returns the futures, not their results; await each one again (it is done "
+                "already) to get its True or False."
+            ),
+            (
+                "reserved = [seat for seat, f in zip(ticket_ids, futures) if await f]; if some are missing: "
+                "ctx.object_send(unreserve, key=seat, arg=None) for each reserved seat and return False; "
+                "else await keep_in_cart(ctx, reserved) and return True."
             ),
         ),
     )

@@ -76,9 +76,23 @@ SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec("06", "06_idempotency", "Idempotency", app="tour/part4"),
     SectionSpec("07", "07_tracing", "Tracing", app="tour/part4"),
     # Beyond the tour: what Restate's current learning path teaches, in the same ticket app.
-    SectionSpec("08", "08_workflows", "Workflows", app="tour/part4", start_from="tour/part4", checkpoint="tour/part5"),
     SectionSpec(
-        "09", "09_sagas", "Sagas and errors", app="tour/part5", start_from="tour/part5", checkpoint="tour/part6"
+        "08",
+        "08_workflows",
+        "Workflows",
+        app="tour/part4",
+        start_from="tour/part4",
+        checkpoint="tour/part5",
+        exercises=("confirm_payment", "payment_timeout"),
+    ),
+    SectionSpec(
+        "09",
+        "09_sagas",
+        "Sagas and errors",
+        app="tour/part5",
+        start_from="tour/part5",
+        checkpoint="tour/part6",
+        exercises=("booking_compensations",),
     ),
     SectionSpec(
         "10",
@@ -87,6 +101,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         app="tour/part6",
         start_from="tour/part6",
         checkpoint="tour/part7",
+        exercises=("group_booking",),
     ),
     SectionSpec(
         "11",

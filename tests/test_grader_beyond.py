@@ -1,0 +1,118 @@
+"""The grader on the chapters beyond the tour: 08 workflows, 09 sagas, 10 external events and concurrency.
+
+Every candidate in tests/solutions/<exercise>/ of these chapters (a %%handler cell; the header
+comments are described in tests/test_grader.py, and each names its ``# base:``) is written into
+a fresh workspace and checked through the real Restate: the wrong ones must fail with their own
+message (and hint), the right one, written differently from the reference, must pass. The checks
+of these chapters also drive timers, outages and cancels, so they must leave the tour's switches
+as they found them and nothing of theirs running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_grader import ALL_CANDIDATES, Candidate, _section
+
+from tour.auxiliary import email_client, payment_client
+from tourlab import Lab, poll
+from tourlab.course import EXERCISES, SECTIONS, run_check
+
+BEYOND = sorted(e.id for e in EXERCISES.values() if e.section in ("08", "09", "10"))
+CANDIDATES = [c for c in ALL_CANDIDATES if c.exercise_id in BEYOND]
+
+
+@pytest.fixture
+def course_lab(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    """The session lab with workspaces and progress in a temporary folder; back on tour/part1 afterwards."""
+    monkeypatch.setenv("TOURLAB_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
+    yield lab
+    lab.load("tour/part1")
+
+
+def test_the_chapters_beyond_the_tour_have_their_exercises_and_candidates() -> None:
+    listed = sorted(e for spec in SECTIONS if spec.id in ("08", "09", "10") for e in spec.exercises)
+    assert listed == BEYOND == sorted(["confirm_payment", "payment_timeout", "booking_compensations", "group_booking"])
+    for exercise_id in BEYOND:
+        mine = [c for c in CANDIDATES if c.exercise_id == exercise_id]
+        assert len([c for c in mine if not c.right]) >= 3, exercise_id
+        assert [c for c in mine if c.right], exercise_id
+        assert all(c.base.startswith("tour/part") for c in mine), exercise_id
+
+
+@pytest.mark.parametrize("candidate", CANDIDATES, ids=lambda c: f"{c.exercise_id}/{c.name}")
+def test_candidate_solution(course_lab: Lab, candidate: Candidate) -> None:
+    exercise = EXERCISES[candidate.exercise_id]
+    section = _section(course_lab, candidate.exercise_id, candidate.base, candidate.name)
+    section.write(exercise.file, candidate.cell)
+
+    result = section.check(candidate.exercise_id)
+
+    if candidate.right:
+        assert result.ok, f"{candidate.about}\n{result!r}"
+        assert len(result.passed) >= 3
+        return
+    assert not result.ok, f"passed although: {candidate.about}\n{result!r}"
+    assert candidate.expect in (result.problem or ""), f"{candidate.about}\n{result!r}"
+    if candidate.hint:
+        assert candidate.hint in (result.hint or ""), f"{candidate.about}\n{result!r}"
+    assert "Now serving: your workspace (workspace/g_" in repr(result)
+
+
+def _unfinished_check_invocations(lab: Lab) -> list[dict[str, object]]:
+    return lab.query(
+        "SELECT id, target, status FROM sys_invocation WHERE status != 'completed' AND target LIKE '%check-%'"
+    )
+
+
+@pytest.mark.parametrize("exercise_id", BEYOND)
+def test_a_check_leaves_the_switches_as_it_found_them_and_nothing_running(
+    course_lab: Lab, exercise_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A notebook sets its timers through the environment; a check must not change them behind its back.
+    monkeypatch.setenv("TOUR_PAYMENT_TIMEOUT_SECONDS", "42")
+    course_lab.load(EXERCISES[exercise_id].solution_from)
+
+    assert run_check(exercise_id, course_lab).ok
+
+    assert os.environ["TOUR_PAYMENT_TIMEOUT_SECONDS"] == "42"
+    assert asyncio.run(payment_client.charge(f"switch-{exercise_id}", "nobody", 1)) is True  # no outage left on
+    email_client.send_tickets("nobody", ["seat"])  # raises if the check left the mail server "down"
+    assert poll(lambda: _unfinished_check_invocations(course_lab), lambda rows: rows == [], timeout=5.0).ok
+
+
+def test_a_compensation_that_keeps_failing_ends_the_saga_check_at_once_naming_it(course_lab: Lab) -> None:
+    section = _section(course_lab, "booking_compensations", "tour/part6", "broken_compensation")
+    exercise = EXERCISES["booking_compensations"]
+    broken = exercise.solution.replace("ctx.object_call(unreserve,", "ctx.object_call(unreserved,")
+    assert broken != exercise.solution
+    section.write(exercise.file, broken)
+
+    began = time.monotonic()
+    result = section.check("booking_compensations")
+
+    assert not result.ok
+    # Not the 15 s a finished booking may take, and not the pause after 8 attempts: the bug is named at once.
+    assert time.monotonic() - began < 8
+    assert "BookingService/book fails instead of finishing: NameError: name 'unreserved' is not defined" in (
+        result.problem or ""
+    )
+    assert "Did you mean unreserve?" in (result.hint or "")
+
+
+def test_a_confirmation_handler_that_waits_for_its_own_promise_is_named_without_the_timeout(course_lab: Lab) -> None:
+    waiting = next(c for c in CANDIDATES if c.name == "wrong_waits_for_the_promise")
+    section = _section(course_lab, "confirm_payment", waiting.base, "waits_fast")
+    section.write("checkout_workflow.py", waiting.cell)
+
+    began = time.monotonic()
+    result = section.check("confirm_payment")
+
+    assert not result.ok
+    assert time.monotonic() - began < 4  # the probe's 8 s timeout would be the slow way to say it
