@@ -1478,10 +1478,15 @@ def _paid_in_time(p: Probe) -> None:
         key, order = _checkout_order(p, "order", ["seat-a", "seat-b"])
         run_id = _submit(p, key, order)
         _until_waiting_for_payment(p, run_id)
-        _, failed = _confirm(p, key, {"payment_id": f"pay-{p.run}", "amount": 80})
-        if failed is not None:
+        confirm_id, failed = _confirm(p, key, {"payment_id": f"pay-{p.run}", "amount": 80})
+        completes = any(
+            e.entry_type == "Command: CompletePromise" and e.name == "payment" for e in p.lab.journal(confirm_id)
+        )
+        if failed is not None or not completes:
             p.fail(
-                f"The check confirms payments with confirmPayment, which ended with an error: {failed}",
+                "The check confirms a payment with confirmPayment, which "
+                + (f"ended with an error: {failed}" if failed else "does not complete the promise 'payment' yet.")
+                + " It cannot try the paid branch of run without it.",
                 'Finish section.check("confirm_payment") first.',
             )
         seen = _follow(p, run_id, _RUN, timeout=4.0)
