@@ -1,0 +1,120 @@
+"""The chapters beyond the tour in a real browser: the panels' outside-events and cancel buttons.
+
+JupyterLab in headless Chromium (the helpers and fixtures of tests/test_browser.py): a notebook
+runs top to bottom, then the test starts one more invocation in its kernel, selects it in the
+notebook's panel and clicks the panel's buttons like a learner would.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+from test_browser import (  # noqa: F401 - browser, jupyterlab and page are fixtures for this module
+    ARTIFACTS,
+    JupyterLab,
+    browser,
+    error_outputs,
+    jupyterlab,
+    open_notebook,
+    page,
+    run_all_cells,
+)
+
+pytestmark = pytest.mark.browser
+
+PANEL_TIMEOUT_MS = 30_000
+
+
+def _run_in_kernel(lab_page, code: str) -> None:
+    """Run code in the notebook's kernel (not as a cell) and wait until it finished."""
+    lab_page.evaluate(
+        "async (code) => { const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;"
+        " const future = kernel.requestExecute({code: code, store_history: false});"
+        " let failed = null;"
+        " future.onIOPub = (msg) => { if (msg.header.msg_type === 'error') failed = msg.content.evalue; };"
+        " await future.done; if (failed) throw new Error(failed); }",
+        textwrap.dedent(code),
+    )
+
+
+def _shows(lab_page, text: str | re.Pattern[str], *, within: str = ".widget-html") -> None:
+    lab_page.locator(within, has_text=text).first.wait_for(timeout=PANEL_TIMEOUT_MS)
+
+
+def test_confirm_a_waiting_workflow_from_the_outside_events_panel(request: pytest.FixtureRequest) -> None:
+    lab_page = request.getfixturevalue("page")
+    server: JupyterLab = request.getfixturevalue("jupyterlab")
+    open_notebook(lab_page, server, "08_workflows.ipynb")
+    run_all_cells(lab_page)
+    assert error_outputs(lab_page) == []
+
+    # A new order waits for its payment (the notebook shortened the timeout at its end: lengthen it).
+    _run_in_kernel(
+        lab_page,
+        """
+        os.environ["TOUR_PAYMENT_TIMEOUT_SECONDS"] = "600"
+        lab.call("CartObject", "Zoe", "addTicket", "seat8Z")
+        browser_order = lab.submit("CheckoutWorkflow", "order-9", {"user_id": "Zoe", "tickets": ["seat8Z"]})
+        panel.view.user = "Zoe"
+        panel.select(browser_order.invocation_id)
+        """,
+    )
+    _shows(lab_page, "waits for: promise 'payment'")
+    lab_page.locator(".widget-html", has_text="TicketObject/seat8Z").filter(has_text="RESERVED").first.wait_for(
+        timeout=PANEL_TIMEOUT_MS
+    )
+    call = lab_page.get_by_role("button", name="call", exact=True).first
+    call.scroll_into_view_if_needed()
+
+    lab_page.locator(".widget-dropdown", has_text="handler").locator("select").first.select_option("confirmPayment")
+    argument = lab_page.locator(".widget-text", has_text="argument").locator("input").first
+    argument.fill('{"payment_id": "pay-browser", "amount": 40}')
+    argument.press("Enter")
+    call.click()
+
+    _shows(lab_page, "CheckoutWorkflow/order-9/confirmPayment → null")
+    _shows(lab_page, re.compile(r"CheckoutWorkflow/order-9/run · completed"))  # the journal panel's heading
+    _shows(lab_page, "Notification: GetPromise")
+    lab_page.locator(".widget-html", has_text="TicketObject/seat8Z").filter(has_text="SOLD").first.wait_for(
+        timeout=PANEL_TIMEOUT_MS
+    )
+    call.scroll_into_view_if_needed()
+    lab_page.screenshot(path=str(ARTIFACTS / "beyond-workflow-confirmed.png"))
+
+
+def test_cancel_a_running_booking_from_the_invocations_panel(request: pytest.FixtureRequest) -> None:
+    lab_page = request.getfixturevalue("page")
+    server: JupyterLab = request.getfixturevalue("jupyterlab")
+    open_notebook(lab_page, server, "09_sagas.ipynb")
+    run_all_cells(lab_page)
+    assert error_outputs(lab_page) == []
+
+    # A booking whose charge the unreachable provider keeps failing: Restate retries it (backing-off).
+    _run_in_kernel(
+        lab_page,
+        """
+        payment_client.fail_next_charges(100)
+        browser_booking = lab.send("BookingService", None, "book", {"user_id": "Zed", "tickets": ["seat9Y", "seat9Z"]})
+        lab.wait_for(browser_booking, "backing-off")
+        panel.view.user = "Zed"
+        panel.view.seats = ["seat9Y", "seat9Z"]
+        panel.select(browser_booking)
+        """,
+    )
+    # A backing-off invocation sees the cancel at its next attempt; resume makes that attempt now.
+    lab_page.get_by_role("button", name="cancel", exact=True).first.click()
+    lab_page.get_by_role("button", name="resume", exact=True).first.click()
+
+    _shows(lab_page, re.compile(r"BookingService/book · completed"))
+    _shows(lab_page, "the cancel signal")  # the journal: the cancel arrived as a signal ...
+    _shows(lab_page, "call TicketObject/seat9Z/unreserve")  # ... and the compensations ran, newest first
+    _shows(lab_page, "call TicketObject/seat9Y/unreserve")
+    for seat in ("seat9Y", "seat9Z"):
+        lab_page.locator(".widget-html", has_text=f"TicketObject/{seat}").filter(
+            has_text="the seat is AVAILABLE"
+        ).first.wait_for(timeout=PANEL_TIMEOUT_MS)
+    # The panels do not show how it ended; the kernel knows: cancelled, not given up by the charge step.
+    _run_in_kernel(lab_page, 'assert lab.wait_for(browser_booking).completion_failure == "[409] cancelled"')
+    lab_page.screenshot(path=str(ARTIFACTS / "beyond-booking-cancelled.png"))
