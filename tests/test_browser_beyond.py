@@ -118,3 +118,24 @@ def test_cancel_a_running_booking_from_the_invocations_panel(request: pytest.Fix
     # The panels do not show how it ended; the kernel knows: cancelled, not given up by the charge step.
     _run_in_kernel(lab_page, 'assert lab.wait_for(browser_booking).completion_failure == "[409] cancelled"')
     lab_page.screenshot(path=str(ARTIFACTS / "beyond-booking-cancelled.png"))
+
+
+@pytest.mark.parametrize("notebook", ["08_workflows.ipynb", "09_sagas.ipynb", "10_external_events.ipynb"])
+def test_the_mermaid_diagram_renders(request: pytest.FixtureRequest, notebook: str) -> None:
+    lab_page = request.getfixturevalue("page")
+    open_notebook(lab_page, request.getfixturevalue("jupyterlab"), notebook)
+
+    # JupyterLab renders a diagram when its cell comes into view: as an SVG image, or a warning.
+    found = lab_page.evaluate(
+        "() => { const cells = window.jupyterapp.shell.currentWidget.content.widgets;"
+        " const i = cells.findIndex(c => c.model.sharedModel.getSource().includes('```mermaid'));"
+        " if (i >= 0) cells[i].node.scrollIntoView(); return i; }"
+    )
+    assert found >= 0, "no Mermaid diagram in the notebook"
+    diagram = lab_page.locator(".jp-RenderedMermaid").first
+    diagram.wait_for(timeout=PANEL_TIMEOUT_MS)
+
+    assert lab_page.locator(".jp-RenderedMermaid.jp-mod-warning").count() == 0
+    assert diagram.locator("img[src^='data:image/svg+xml']").count() == 1
+    assert "Syntax error" not in (diagram.text_content() or "")
+    diagram.screenshot(path=str(ARTIFACTS / f"mermaid-{notebook.removesuffix('.ipynb')}.png"))
