@@ -1446,7 +1446,7 @@ def check_confirm_payment(p: Probe) -> None:
         key, order = _checkout_order(p, "order", ["seat-a", "seat-b"])
         run_id = _submit(p, key, order)
         _until_waiting_for_payment(p, run_id)
-        confirmation = {"payment_id": f"pay-{p.run}", "amount": 80}
+        confirmation = {"payment_id": p.key("payment"), "amount": 80}
         confirm_id, failed = _confirm(p, key, confirmation)
         if failed is not None:
             p.fail(f"confirmPayment ended with an error: {failed}", error_hint(str(failed)))
@@ -1459,13 +1459,13 @@ def check_confirm_payment(p: Probe) -> None:
         payment = status.get("payment") if isinstance(status, dict) else None
         if payment != confirmation:
             p.fail(
-                f"The provider confirmed {confirmation}, but the promise holds {p.named(payment)} "
+                f"The provider confirmed {p.named(confirmation)}, but the promise holds {p.named(payment)} "
                 "(status peeks at it): resolve it with the confirmation itself.",
                 "confirm_payment gets the confirmation as its argument: resolve(confirmation).",
             )
         p.ok("the promise holds the provider's confirmation (status shows it)")
         early_key, early_order = _checkout_order(p, "early-order", ["seat-c"])
-        early_id, failed = _confirm(p, early_key, {"payment_id": f"pay-early-{p.run}", "amount": 40})
+        early_id, failed = _confirm(p, early_key, {"payment_id": p.key("early-payment"), "amount": 40})
         if failed is not None:
             p.fail(f"confirmPayment before run started ended with an error: {failed}", error_hint(str(failed)))
         if _run_after_confirmation(p, _submit(p, early_key, early_order), early_id) is not True:
@@ -1478,7 +1478,7 @@ def _paid_in_time(p: Probe) -> None:
         key, order = _checkout_order(p, "order", ["seat-a", "seat-b"])
         run_id = _submit(p, key, order)
         _until_waiting_for_payment(p, run_id)
-        confirm_id, failed = _confirm(p, key, {"payment_id": f"pay-{p.run}", "amount": 80})
+        confirm_id, failed = _confirm(p, key, {"payment_id": p.key("payment"), "amount": 80})
         completes = any(
             e.entry_type == "Command: CompletePromise" and e.name == "payment" for e in p.lab.journal(confirm_id)
         )
