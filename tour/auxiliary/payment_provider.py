@@ -63,7 +63,12 @@ def _answer(ingress_url: str, awakeable_id: str, amount: int, declined: bool) ->
         response = httpx.post(f"{base}/reject", content="card declined", headers={"content-type": "text/plain"})
     else:
         response = httpx.post(f"{base}/resolve", json={"payment_id": f"pay-{uuid.uuid4().hex[:8]}", "amount": amount})
-    print(f"Provider answered {awakeable_id}: HTTP {response.status_code}")
+    with _lock:  # recorded, not printed: this thread is the provider's, and a print lands in any cell
+        answered.append((awakeable_id, response.status_code))
+
+
+#: The answers the provider sent back: (awakeable id, HTTP status of Restate's ingress).
+answered: list[tuple[str, int]] = []
 
 
 def decline(user_id: str) -> None:
@@ -78,5 +83,6 @@ def reset() -> None:
         for answer in _answers:
             answer.cancel()
         _answers.clear()
+        answered.clear()
         requests.clear()
         _declined_users.clear()

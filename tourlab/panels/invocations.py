@@ -56,7 +56,7 @@ class InvocationsPanel(PanelBase):
         rows = [
             [
                 f"<code>{esc(inv.target)}</code>",
-                f"<b style='color:{_STATUS_COLORS.get(inv.status, '#111')}'>{esc(inv.status)}</b>",
+                _status_cell(inv),
                 str(self.most_retries[inv.id]),
                 esc(current.waiting_for(inv) or ""),
                 _failure_cell(inv.last_failure),
@@ -109,12 +109,24 @@ class InvocationsPanel(PanelBase):
         {"resume": self.lab.resume, "cancel": self.lab.cancel, "kill": self.lab.kill}[action](chosen)
         notes = {
             "resume": "retrying now; it completes if the handler works again",
-            "cancel": "cancelled: it stops at its next step and returns an error",
+            "cancel": "cancelled: it stops at its next step, where its compensating code can run",
             "kill": "killed: no more of its code runs",
         }
-        self.message.value = f"{action}: <code>{esc(chosen)}</code> &middot; {notes[action]}"
+        note = notes[action]
+        listed = next((inv for inv in self.invocations if inv.id == chosen), None)
+        if action == "cancel" and listed is not None and listed.status == "backing-off":
+            note += " (it is backing off: the cancel lands at its next attempt; resume applies it now)"
+        self.message.value = f"{action}: <code>{esc(chosen)}</code> &middot; {note}"
         self.view.refresher.refresh_now()
         self.view.refresher.poke()
+
+
+def _status_cell(inv: Invocation) -> str:
+    """The status, and for a finished invocation how it ended (``completed: [409] cancelled``)."""
+    shown = f"<b style='color:{_STATUS_COLORS.get(inv.status, '#111')}'>{esc(inv.status)}</b>"
+    if inv.status == "completed" and inv.completion_failure:
+        shown += f": <span style='color:#dc2626'>{esc(inv.completion_failure)}</span>"
+    return shown
 
 
 def _failure_cell(failure: str | None) -> str:
