@@ -63,7 +63,8 @@ def course_path() -> str:
 
 
 def exercises_json() -> str:
-    return json.dumps([{"id": e.id, "section": e.section, "title": e.title} for e in load_exercises()])
+    ordered = sorted(load_exercises(), key=lambda e: e.section)  # stable: in course order within a section
+    return json.dumps([{"id": e.id, "section": e.section, "title": e.title} for e in ordered])
 
 
 def ensure_secret_file(path: Path) -> str:
