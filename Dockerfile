@@ -23,8 +23,10 @@ ENV PYTHONUNBUFFERED=1 \
 RUN useradd --create-home --uid 1000 --shell /bin/bash learner \
  && install -d -o learner -g learner /home/learner/course
 WORKDIR /home/learner/course
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
+# requirements-hub.txt is the course's requirements plus JupyterHub: the same image serves a learner
+# on the classroom hub (jupyterhub-singleuser, DockerSpawner) and alone.
+COPY requirements.txt requirements-hub.txt ./
+RUN pip install -r requirements-hub.txt
 COPY --chown=learner:learner . .
 COPY --from=restate-binaries --chown=learner:learner /course/node_modules ./node_modules
 # `import tourlab` from any folder (as ./course does), `restate` / `restate-server` on PATH, and the

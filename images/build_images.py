@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 from types import ModuleType
 
@@ -86,6 +87,11 @@ def run(command: list[str], *, quiet: bool = False) -> None:
     completed = subprocess.run(command, stdout=subprocess.DEVNULL if quiet else None, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"failed ({completed.returncode}): {' '.join(command)}")
+
+
+def lab_image() -> str:
+    """The lab image's local name: tagged with the course version (what the classroom hub runs)."""
+    return f"{LOCAL}/lab:{tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['version']}"
 
 
 def restate_version() -> str:
@@ -210,8 +216,7 @@ def prepare(pull_timeout: float) -> dict[str, str]:
     else:
         settings["COMPOSE_FILE"] += os.pathsep + JAEGER_OVERRIDE
     chosen.pop("TOURLAB_JAEGER_IMAGE", None)
-    if missing & {"TOURLAB_PYTHON_IMAGE", "TOURLAB_NODE_IMAGE"}:
-        settings["TOURLAB_LAB_IMAGE"] = f"{LOCAL}/lab:latest"  # built by compose from the stand-in bases
+    settings["TOURLAB_LAB_IMAGE"] = lab_image()  # built locally from the chosen bases, by compose or the hub's test
     return settings | chosen
 
 

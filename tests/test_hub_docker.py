@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from support import build_images, docker
 
 from tourlab._config import PROJECT_ROOT
 from tourlab._runtimes.docker import docker_available
@@ -39,29 +41,26 @@ def connects(host, port):
 """
 
 
-def image_problem() -> str | None:
-    """Why the docker classroom cannot run here, or None."""
+def image_problem(env_file: Path) -> str | None:
+    """Why the docker classroom cannot run here, or None; the lab image is built when missing."""
     if not docker_available():
         return "no Docker engine answers here (docker.from_env().ping() failed)"
-    import docker
-    from docker.errors import ImageNotFound
-
-    client = docker.from_env()
-    try:
-        client.images.get(IMAGE)
-        client.containers.run(IMAGE, ["jupyterhub-singleuser", "--version"], remove=True, user="1000")
-    except ImageNotFound:
-        return f"the lab image {IMAGE} is missing (build it, or set TOURLAB_HUB_IMAGE)"
-    except docker.errors.ContainerError as error:
-        return f"{IMAGE} has no working jupyterhub-singleuser (install jupyterhub in the image): {error}"
-    finally:
-        client.close()
+    if docker("image", "inspect", IMAGE).returncode != 0:
+        bases = build_images(env_file).settings
+        built = docker(
+            "build", "-t", IMAGE, "--build-arg", f"NODE_IMAGE={bases['TOURLAB_NODE_IMAGE']}",
+            "--build-arg", f"PYTHON_IMAGE={bases['TOURLAB_PYTHON_IMAGE']}", str(PROJECT_ROOT), timeout=1800,
+        )  # fmt: skip
+        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    ran = docker("run", "--rm", "--user", "1000", IMAGE, "jupyterhub-singleuser", "--version")
+    if ran.returncode != 0:
+        return f"{IMAGE} has no working jupyterhub-singleuser (install jupyterhub in the image): {ran.stderr}"
     return None
 
 
 @pytest.fixture(scope="module")
 def docker_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    problem = image_problem()
+    problem = image_problem(tmp_path_factory.mktemp("images") / "compose.env")
     if problem:
         pytest.skip(problem)
     hub = HubProcess(

@@ -23,6 +23,7 @@ import yaml
 from tourlab import _config
 from tourlab._runtimes import choose_runtime, create_runtime, restate_ui_url
 from tourlab._runtimes.external import ExternalRestate
+from tourlab.hub.settings import default_image
 from tourlab.panels.links import jaeger_trace_url
 
 ROOT = _config.PROJECT_ROOT
@@ -211,7 +212,7 @@ def test_lab_image_is_built_from_the_repository_pins() -> None:
     dockerfile = DOCKERFILE.read_text()
     assert "COPY package.json package-lock.json" in dockerfile
     assert "npm ci" in dockerfile
-    assert "pip install -r requirements.txt" in dockerfile
+    assert "pip install -r requirements-hub.txt" in dockerfile  # the course requirements plus JupyterHub
     # No version of Restate of its own: it comes from package-lock.json.
     assert not re.search(r"restate[-_a-z]*[@:= ]v?\d+\.\d+\.\d+", dockerfile, re.IGNORECASE)
     # Base images are build arguments whose defaults are pinned to exact versions.
@@ -270,3 +271,8 @@ def test_every_restate_version_in_the_repository_is_the_pinned_one() -> None:
     drifted = {item for item in found if item[1] != version}
     assert not drifted, f"versions other than package.json's {version}: {sorted(drifted)}"
     assert ("docker-compose.yml", version) in found
+
+
+def test_the_lab_image_built_for_compose_is_the_one_the_classroom_hub_runs(builder: ModuleType) -> None:
+    assert builder.lab_image() == default_image()
+    assert "requirements-hub.txt" in DOCKERFILE.read_text()  # jupyterhub-singleuser for DockerSpawner
