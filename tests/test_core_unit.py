@@ -125,7 +125,8 @@ def test_invocations_state_and_timers_are_read_from_rows():
 def test_sql_text_is_quoted():
     rec = restate()
     client(rec).invocation("inv_x' OR '1'='1")
-    assert rec.queries() == ["SELECT * FROM sys_invocation WHERE id = 'inv_x'' OR ''1''=''1'"]
+    (query,) = rec.queries()
+    assert query.endswith("FROM sys_invocation WHERE id = 'inv_x'' OR ''1''=''1'")
 
 
 def test_errors_say_what_happened():

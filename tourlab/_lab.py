@@ -442,6 +442,14 @@ class Lab:
         """Delayed calls and sleeps that have not fired yet, soonest first."""
         return self.client.timers()
 
+    def delayed_calls(self) -> list[Timer]:
+        """Invocations sent with a delay that have not started yet."""
+        return self.client.delayed_calls()
+
+    def sleeps(self) -> list[Timer]:
+        """``ctx.sleep`` timers of unfinished invocations that have not fired yet."""
+        return self.client.sleeps()
+
     def query(self, sql: str) -> list[dict[str, Any]]:
         """SQL over Restate's introspection tables."""
         return self.client.query(sql)

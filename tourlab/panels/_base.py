@@ -87,7 +87,8 @@ class Round:
             "journal": lambda: lab.journal(arg),
             "cart": lambda: lab.state("CartObject", arg) if arg else {},
             "tickets": lambda: lab.service_state("TicketObject"),
-            "timers": lab.timers,
+            "delayed": lab.delayed_calls,
+            "sleeps": lab.sleeps,
             "journals": lambda: lab.journals([inv.id for inv in self.recent() if inv.active]),
         }
         return (what, arg), fetches[what]
@@ -97,7 +98,14 @@ class Round:
 
     def prefetch(self) -> None:
         """Start every read the dashboard needs at once; their answers are waited for on use."""
-        wanted = [("recent", ""), ("journals", ""), ("timers", ""), ("tickets", ""), ("cart", self.view.user)]
+        wanted = [
+            ("recent", ""),
+            ("journals", ""),
+            ("delayed", ""),
+            ("sleeps", ""),
+            ("tickets", ""),
+            ("cart", self.view.user),
+        ]
         if self.view.invocation_id:
             wanted.append(("journal", self.view.invocation_id))
         for what, arg in wanted:
@@ -127,8 +135,10 @@ class Round:
         return found
 
     def timers(self) -> list[Timer]:
-        found: list[Timer] = self._read("timers")
-        return found
+        """Delayed calls and sleeps, soonest first (read side by side)."""
+        delayed, sleeps = (self._future(*self._reads_of(what)) for what in ("delayed", "sleeps"))
+        found: list[Timer] = [*delayed.result(), *sleeps.result()]
+        return sorted(found, key=lambda timer: timer.fires_at or 0)
 
     def waiting_for(self, invocation: Invocation) -> str | None:
         """What an unfinished invocation of the recent list waits for (its journal is read with the others)."""
