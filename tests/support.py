@@ -110,34 +110,29 @@ class RecordedRestate:
     def queries(self) -> list[str]:
         return [json.loads(r.content)["query"] for r in self.requests if r.url.path == "/query"]
 
-    def rows(self, sql: str) -> list[dict[str, Any]]:  # noqa: PLR0911 - one answer per query the lab makes
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        """The recorded rows that answer `sql`; the SELECTs of a UNION ALL are answered one by one."""
+        return [row for part in sql.split(" UNION ALL ") for row in self._rows(part)]
+
+    def _rows(self, sql: str) -> list[dict[str, Any]]:
         one = re.search(r"FROM sys_invocation WHERE id = '([^']+)'", sql)
         if one:
             return [row for row in self.invocations if row["id"] == one.group(1)]
-        if "FROM sys_invocation WHERE status = 'scheduled'" in sql:
+        if "FROM sys_invocation_status WHERE status = 'scheduled'" in sql:
             return [row for row in self.invocations if row["status"] == "scheduled"]
-        if "FROM sys_invocation" in sql:
+        if "FROM sys_invocation " in sql:
             return sorted(self.invocations, key=lambda row: row.get("created_at", ""), reverse=True)
-        journal = re.search(r"FROM sys_journal WHERE id = '([^']+)'", sql)
+        journal = re.search(r"FROM sys_journal WHERE id = '([^']+)'(?: AND \(index = (\d+)\))?", sql)
         if journal:
-            return self.journals.get(journal.group(1), [])
-        if "FROM sys_journal j JOIN sys_invocation i" in sql:  # the sleeps of unfinished invocations
+            entries = [{**entry, "id": journal.group(1)} for entry in self.journals.get(journal.group(1), [])]
+            return [entry for entry in entries if journal.group(2) is None or entry["index"] == int(journal.group(2))]
+        if "FROM sys_journal j JOIN sys_invocation_status s" in sql:  # the sleeps of unfinished invocations
             open_ids = {row["id"]: row["target"] for row in self.invocations if row["status"] != "completed"}
             return [
                 {**entry, "id": inv_id, "target": target}
                 for inv_id, target in open_ids.items()
                 for entry in self.journals.get(inv_id, [])
                 if entry["entry_type"] == "Command: Sleep"
-            ]
-        some_of = re.search(r"FROM sys_journal WHERE id IN \(([^)]*)\) AND entry_type (LIKE|=) '([^']+)'", sql)
-        if some_of:
-            ids = re.findall(r"'([^']+)'", some_of.group(1))
-            wanted = some_of.group(3).rstrip("%")
-            return [
-                {**entry, "id": inv_id}
-                for inv_id in ids
-                for entry in self.journals.get(inv_id, [])
-                if entry["entry_type"].startswith(wanted)
             ]
         if "FROM state" in sql:
             services = set(re.findall(r"service_name = '([^']+)'", sql))

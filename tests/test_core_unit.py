@@ -25,6 +25,7 @@ ADD_JOURNAL = ADD["sys_journal"]["rows"]
 CART = ADD["sys_invocation"]["rows"][0]["target"].split("/")[1]
 SEAT = next(row["service_key"] for row in ADD["state"]["rows"] if row["service_name"] == "TicketObject")
 DELAYED = SCHEDULED["sys_invocation"]["rows"][0]["target"]
+DELAYED_INPUT = parse_journal(SCHEDULED["sys_journal"]["rows"])[0].value
 
 
 def restate() -> RecordedRestate:
@@ -119,7 +120,19 @@ def test_invocations_state_and_timers_are_read_from_rows():
     )
     assert timer.fires_at is not None
     assert timer.fires_at > time.mktime(time.strptime("2026-01-01", "%Y-%m-%d"))
+    assert timer.argument == DELAYED_INPUT
+    assert DELAYED_INPUT.startswith("seat")
     assert api.output(ADD_ID) is True
+
+
+def test_the_input_of_a_delayed_call_is_read_once():
+    rec = restate()
+    api = client(rec)
+    first = api.delayed_calls()
+    again = api.delayed_calls()
+    assert first == again
+    assert first[0].argument == DELAYED_INPUT
+    assert sum("FROM sys_journal" in query for query in rec.queries()) == 1
 
 
 def test_sql_text_is_quoted():

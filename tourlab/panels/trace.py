@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -35,11 +36,11 @@ class TracePanel(PanelBase):
     def _render(self, current: Round) -> int:
         invocation_id = self.view.invocation_id
         if invocation_id is None:
-            self._show(("none",), "<i>Select an invocation to see its trace.</i>", "")
+            self._show(("none",), lambda: ("<i>Select an invocation to see its trace.</i>", ""))
             return IDLE
         trace = current.trace(invocation_id)
         if trace is None:
-            self._show(("off",), f"<i>{esc(self.lab.tracing_problem or 'Tracing is off.')}</i>", "")
+            self._show(("off",), lambda: (f"<i>{esc(self.lab.tracing_problem or 'Tracing is off.')}</i>", ""))
             return IDLE
         self.trace = trace
         invocation = current.invocation(invocation_id)
@@ -51,12 +52,13 @@ class TracePanel(PanelBase):
                 f"{esc(invocation.failure)}</span></div>"
             )
         # Drawing and encoding a trace costs more than reading it: only when something changed.
-        self._show((trace.trace_id, len(trace.spans), note), trace.html() + note, _links(trace))
+        self._show((trace.trace_id, len(trace.spans), note), lambda: (trace.html() + note, _links(trace)))
         return ACTIVE if self._waiting_for_spans(invocation_id, invocation, trace) else IDLE
 
-    def _show(self, key: tuple[object, ...], waterfall: str, links: str) -> None:
+    def _show(self, key: tuple[object, ...], draw: Callable[[], tuple[str, str]]) -> None:
         if key != self._shown:
             self._shown = key
+            waterfall, links = draw()
             set_if_changed(self.waterfall, waterfall)
             set_if_changed(self.links, links)
 
