@@ -93,7 +93,7 @@ class RestateClient:
         self.admin_url = admin_url.rstrip("/")
         self.ingress_url = ingress_url.rstrip("/")
         self.timeout = timeout
-        self.http = httpx.Client(timeout=timeout, transport=transport or prompt_transport())
+        self.http = httpx.Client(timeout=timeout, transport=transport or prompt_transport(admin_url, ingress_url))
         self.last_invocation_id: str | None = None
         self._inputs: dict[str, Any] = {}  # the inputs of delayed calls seen by timers(), by invocation id
 

@@ -32,6 +32,9 @@ SERVER_ENV = {
     "RESTATE_DEFAULT_NUM_PARTITIONS": "1",
     "RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE": "64MB",
     "RESTATE_DISABLE_TELEMETRY": "true",
+    # The partition gets its leader a few gossip ticks after the node is up: 20 ms ticks make a
+    # fresh server ready ~0.15 s sooner. (A one-node cluster has no peers for faster ticks to upset.)
+    "RESTATE_GOSSIP_TICK_INTERVAL": "20ms",
     "RESTATE_SHUTDOWN_TIMEOUT": "5s",
     "RESTATE_LOG_DISABLE_ANSI_CODES": "true",
     "RESTATE_LOG_FORMAT": "compact",

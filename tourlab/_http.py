@@ -57,9 +57,14 @@ class _QuickAckBackend(httpcore.SyncBackend):
         return _QuickAckStream(stream)
 
 
-def prompt_transport() -> httpx.HTTPTransport:
-    """An httpx transport whose connections ACK at once and never hold a request back."""
-    transport = httpx.HTTPTransport()
+def prompt_transport(*urls: str) -> httpx.HTTPTransport:
+    """An httpx transport for talking to `urls`, whose connections ACK at once and never hold a request back.
+
+    Loading the CA bundle takes tens of milliseconds of a cold start, so it is loaded only when one
+    of `urls` is https (an external Restate may be).
+    """
+    tls = any(url.lower().startswith("https:") for url in urls)
+    transport = httpx.HTTPTransport(verify=tls)
     # httpx has no parameter for the network backend: give its transport a pool that has ours.
     transport._pool = httpcore.ConnectionPool(network_backend=_QuickAckBackend())
     return transport

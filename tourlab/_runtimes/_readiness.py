@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import httpx
 
+from tourlab._http import prompt_transport
 from tourlab._wait import poll
 
 _READY_QUERY = {"query": "SELECT id FROM sys_invocation LIMIT 1"}
@@ -50,5 +51,5 @@ def wait_until_ready(
             before_each_try()
         return readiness_problem(http, admin_url, ingress_url)
 
-    with httpx.Client(timeout=2.0) as http:
+    with httpx.Client(timeout=2.0, transport=prompt_transport(admin_url, ingress_url)) as http:
         return poll(problem, lambda found: found is None, timeout=timeout, interval=interval).value
