@@ -56,6 +56,15 @@ def test_every_exercise_has_an_expected_failure() -> None:
     assert set(EXPECTED_PROBLEM) == set(EXERCISES)
 
 
+def test_exercises_are_listed_in_course_order() -> None:
+    """The gradebook's columns and the recap's progress list follow this order."""
+    listed = [
+        (exercise.section, find_section(exercise.section).exercises.index(exercise.id))
+        for exercise in EXERCISES.values()
+    ]
+    assert listed == sorted(listed)
+
+
 @pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
 def test_reference_solution_passes(course_lab: Lab, exercise_id: str) -> None:
     course_lab.load(EXERCISES[exercise_id].solution_from)

@@ -43,7 +43,6 @@ TEST_SETTINGS = {
     "RESTATE_DEFAULT_NUM_PARTITIONS": "1",
     "RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE": "64MB",
     "RESTATE_DISABLE_TELEMETRY": "true",
-    "RESTATE_GOSSIP_TICK_INTERVAL": "20ms",  # a one-node server is ready ~0.15 s sooner
 }
 _LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None  # loaded before any fork
 

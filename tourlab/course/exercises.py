@@ -301,76 +301,6 @@ async def checkout(ctx: ObjectContext) -> bool:
     )
 )
 
-_add(
-    Exercise(
-        id="deterministic_checkout",
-        section="11",
-        title="DiscountCheckout/handle takes the same path on every attempt",
-        file="checkout.py",
-        functions=("handle",),
-        solution_from="tour/replay/solution",
-        skeleton="""\
-import random
-import uuid
-
-
-@checkout.handler()
-async def handle(ctx: Context, order: Order) -> Receipt:
-    amount = len(order["tickets"]) * TICKET_PRICE
-    # TODO: this handler is not deterministic. Find what changes from one attempt to the next
-    #   and make it the same on every attempt of one order (and different between orders).
-    payment_key = str(uuid.uuid4())
-    if random.random() < DISCOUNT_CHANCE:
-        amount = await ctx.run_typed("discount", discounted, RunOptions(type_hint=int), amount)
-    paid = await ctx.run_typed("payment", payments.charge, RunOptions(type_hint=bool), payment_key, amount)
-    return {"paid": paid, "amount": amount, "payment_key": payment_key}
-""",
-        hints=(
-            (
-                "Every value made outside the context is made again on each replay: look for calls that give a "
-                "new value each time they run, and for branches that depend on them."
-            ),
-            (
-                "uuid.uuid4() and random.random() are the culprits. The context has versions seeded by the "
-                "invocation id: the same on every attempt, different for every order."
-            ),
-            "payment_key = str(ctx.uuid())  and  if ctx.random().random() < DISCOUNT_CHANCE: ...",
-        ),
-    )
-)
-
-_add(
-    Exercise(
-        id="catch_double_booking",
-        section="13",
-        title="test_shop.py passes on the shop and catches both planted bugs",
-        file="test_shop.py",
-        functions=("test_a_reserved_seat_cannot_go_into_another_cart",),
-        solution_from="tour/testing/solution",
-        skeleton="""\
-async def test_a_reserved_seat_cannot_go_into_another_cart(client: RestateClient):
-    mary, john, seat = new("Mary"), new("John"), new("seat")
-    assert await client.object_call(add_ticket, key=mary, arg=seat) is True
-    # TODO: John tries to add the same seat. Assert what must (and must not) happen for him.
-""",
-        hints=(
-            (
-                "In the buggy shop addTicket still answers False to John: a test that only looks at that answer "
-                "passes. Look at what John ends up with."
-            ),
-            (
-                "Read John's cart with the shared handler cart_tickets, and try his checkout: a seat he never got "
-                "must not be in his cart nor be paid for."
-            ),
-            (
-                "assert await client.object_call(add_ticket, key=john, arg=seat) is False, then "
-                "assert await client.object_call(cart_tickets, key=john, arg=None) == []"
-            ),
-        ),
-    )
-)
-
-
 # -- Beyond the tour ------------------------------------------------------------------------------
 
 _add(
@@ -546,6 +476,75 @@ async def add_tickets(ctx: ObjectContext, ticket_ids: list[str]) -> bool:
                 "reserved = [seat for seat, f in zip(ticket_ids, futures) if await f]; if some are missing: "
                 "ctx.object_send(unreserve, key=seat, arg=None) for each reserved seat and return False; "
                 "else await keep_in_cart(ctx, reserved) and return True."
+            ),
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="deterministic_checkout",
+        section="11",
+        title="DiscountCheckout/handle takes the same path on every attempt",
+        file="checkout.py",
+        functions=("handle",),
+        solution_from="tour/replay/solution",
+        skeleton="""\
+import random
+import uuid
+
+
+@checkout.handler()
+async def handle(ctx: Context, order: Order) -> Receipt:
+    amount = len(order["tickets"]) * TICKET_PRICE
+    # TODO: this handler is not deterministic. Find what changes from one attempt to the next
+    #   and make it the same on every attempt of one order (and different between orders).
+    payment_key = str(uuid.uuid4())
+    if random.random() < DISCOUNT_CHANCE:
+        amount = await ctx.run_typed("discount", discounted, RunOptions(type_hint=int), amount)
+    paid = await ctx.run_typed("payment", payments.charge, RunOptions(type_hint=bool), payment_key, amount)
+    return {"paid": paid, "amount": amount, "payment_key": payment_key}
+""",
+        hints=(
+            (
+                "Every value made outside the context is made again on each replay: look for calls that give a "
+                "new value each time they run, and for branches that depend on them."
+            ),
+            (
+                "uuid.uuid4() and random.random() are the culprits. The context has versions seeded by the "
+                "invocation id: the same on every attempt, different for every order."
+            ),
+            "payment_key = str(ctx.uuid())  and  if ctx.random().random() < DISCOUNT_CHANCE: ...",
+        ),
+    )
+)
+
+_add(
+    Exercise(
+        id="catch_double_booking",
+        section="13",
+        title="test_shop.py passes on the shop and catches both planted bugs",
+        file="test_shop.py",
+        functions=("test_a_reserved_seat_cannot_go_into_another_cart",),
+        solution_from="tour/testing/solution",
+        skeleton="""\
+async def test_a_reserved_seat_cannot_go_into_another_cart(client: RestateClient):
+    mary, john, seat = new("Mary"), new("John"), new("seat")
+    assert await client.object_call(add_ticket, key=mary, arg=seat) is True
+    # TODO: John tries to add the same seat. Assert what must (and must not) happen for him.
+""",
+        hints=(
+            (
+                "In the buggy shop addTicket still answers False to John: a test that only looks at that answer "
+                "passes. Look at what John ends up with."
+            ),
+            (
+                "Read John's cart with the shared handler cart_tickets, and try his checkout: a seat he never got "
+                "must not be in his cart nor be paid for."
+            ),
+            (
+                "assert await client.object_call(add_ticket, key=john, arg=seat) is False, then "
+                "assert await client.object_call(cart_tickets, key=john, arg=None) == []"
             ),
         ),
     )
