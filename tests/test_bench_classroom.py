@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tourlab import _config
+
+pytestmark = pytest.mark.hub
 
 BENCH = _config.PROJECT_ROOT / "bench" / "classroom.py"
 SIZE_LINE = re.compile(

@@ -32,6 +32,8 @@ from tourlab.hub.gradebook import (
     stuck,
 )
 
+pytestmark = pytest.mark.hub
+
 
 def attempt(learner: str, passed: bool, message: str | None = None, at: float = 0.0) -> Attempt:
     return Attempt(learner, "reserve", "04", passed, message, None, at)

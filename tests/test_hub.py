@@ -7,12 +7,15 @@ run the getting-started notebook and the first exercise through their servers' k
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -22,11 +25,15 @@ from tourlab._config import PROJECT_ROOT
 from tourlab.hub.launch import HubProcess
 from tourlab.hub.remote import HubClient, HubError
 
+pytestmark = pytest.mark.hub
+
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "hub"
-LEARNERS = ("ada", "bob", "cy")
-PASSING = ("ada", "bob")  # cy stays stuck on the exercise
+#: A class of ten (in the gradebook's order, by name); cy stays stuck on the exercise.
+LEARNERS = ("ada", "bob", "cy", "dan", "eve", "fay", "gus", "hal", "ivy", "jo")
+PASSING = tuple(learner for learner in LEARNERS if learner != "cy")
 EXERCISE = "checkout_calls_handle"
 FIRST_FAILURE = "CartObject/checkout does not call CheckoutService/handle: its journal has no call entry."
+T = TypeVar("T")
 CHROMIUM = Path(os.environ.get("TOURLAB_CHROMIUM", "/usr/bin/chromium"))
 
 # What Section.check will do on the hub: check, then report. Until the course's section module
@@ -94,22 +101,36 @@ def instructor_password(hub: HubProcess) -> str:
 # -- learners, their servers and the gradebook ------------------------------------------------------
 
 
-def test_learners_run_the_course_on_their_own_servers(hub: HubProcess, api: HubClient) -> None:
-    for learner in LEARNERS:
-        api.create_user(learner)
-        api.start_server(learner)
-        with api.notebook(learner, "notebooks/00_getting_started.ipynb") as kernel:
-            where = kernel.execute("import os; print(os.getcwd()); print(os.environ['TOURLAB_HOME'])").text
-            cells = kernel.run_notebook(PROJECT_ROOT / "notebooks" / "00_getting_started.ipynb")
+def for_each_learner(hub: HubProcess, learners: tuple[str, ...], work: Callable[[HubClient, str], T]) -> dict[str, T]:
+    """Run `work` for every learner at once, as a class does; each learner has a client of their own."""
+
+    def one(learner: str) -> T:
+        with contextlib.closing(hub.client()) as client:
+            return work(client, learner)
+
+    with ThreadPoolExecutor(len(learners)) as pool:
+        return dict(zip(learners, pool.map(one, learners), strict=True))
+
+
+def first_notebook(api: HubClient, learner: str) -> tuple[str, str]:
+    api.create_user(learner)
+    api.start_server(learner)
+    with api.notebook(learner, "notebooks/00_getting_started.ipynb") as kernel:
+        where = kernel.execute("import os; print(os.getcwd()); print(os.environ['TOURLAB_HOME'])").text
+        cells = kernel.run_notebook(PROJECT_ROOT / "notebooks" / "00_getting_started.ipynb")
+    return where, cells[1].text
+
+
+def test_learners_run_the_course_on_their_own_servers(hub: HubProcess) -> None:
+    for learner, (where, first_call) in for_each_learner(hub, LEARNERS, first_notebook).items():
         home = hub.class_dir / "home" / learner
         assert where.splitlines() == [str(home / "notebooks"), str(home / ".tourlab")]
-        assert cells[1].text == "True", "the first addTicket call of the notebook"
+        assert first_call == "True", "the first addTicket call of the notebook"
 
-    for learner in LEARNERS:
-        first = run_check(api, learner, solve=False)
-        assert first == {"ok": False, "problem": FIRST_FAILURE, "delivered": True}
-    for learner in PASSING:
-        assert run_check(api, learner, solve=True) == {"ok": True, "problem": None, "delivered": True}
+    first = for_each_learner(hub, LEARNERS, lambda api, learner: run_check(api, learner, solve=False))
+    assert first == {key: {"ok": False, "problem": FIRST_FAILURE, "delivered": True} for key in LEARNERS}
+    second = for_each_learner(hub, PASSING, lambda api, learner: run_check(api, learner, solve=True))
+    assert second == {key: {"ok": True, "problem": None, "delivered": True} for key in PASSING}
 
     for learner in LEARNERS:
         progress = json.loads((hub.class_dir / "home" / learner / ".tourlab" / "progress.json").read_text())
@@ -139,13 +160,18 @@ def test_the_gradebook_shows_every_learner_and_what_they_are_stuck_on(api: HubCl
         cell = cells[(learner, EXERCISE)]
         assert cell["status"] == ("passed" if learner in PASSING else "not yet")
         assert cell["attempts"] == (2 if learner in PASSING else 1)
-    assert summary["stuck"][EXERCISE][0] == {"message": FIRST_FAILURE, "stuck_now": 1, "learners": 3, "attempts": 3}
+    assert summary["stuck"][EXERCISE][0] == {
+        "message": FIRST_FAILURE,
+        "stuck_now": 1,
+        "learners": len(LEARNERS),
+        "attempts": len(LEARNERS),
+    }
 
     csv_rows = api.gradebook("gradebook.csv").text.splitlines()
     assert csv_rows[0].startswith("learner,exercise,section,status,attempts")
     assert any(re.match(rf"cy,{EXERCISE},01,not yet,1,", row) for row in csv_rows)
     attempts = api.gradebook("attempts.csv").text.splitlines()
-    assert len(attempts) == 1 + 5  # header, three failures, two passes
+    assert len(attempts) == 1 + len(LEARNERS) + len(PASSING)  # header, a failure each, the passes
 
 
 # -- the instructor in a browser ----------------------------------------------------------------------

@@ -19,6 +19,8 @@ from tourlab.hub import config
 from tourlab.hub.gradebook import POST_SCOPE, READ_SCOPE
 from tourlab.hub.settings import HubSettings, parse_args
 
+pytestmark = pytest.mark.hub
+
 
 def test_the_hub_listens_on_loopback_unless_told_otherwise() -> None:
     settings = parse_args([], environ={})

@@ -22,7 +22,7 @@ from tourlab.hub.launch import HubProcess
 from tourlab.hub.remote import HubClient, RemoteKernel
 from tourlab.hub.settings import default_image
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.hub]
 
 IMAGE = os.environ.get("TOURLAB_HUB_IMAGE", default_image())
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "hub"

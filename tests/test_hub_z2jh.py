@@ -19,6 +19,8 @@ from tourlab._config import PROJECT_ROOT
 from tourlab.hub import config
 from tourlab.hub.gradebook import POST_SCOPE, READ_SCOPE, SERVICE_NAME
 
+pytestmark = pytest.mark.hub
+
 VALUES = PROJECT_ROOT / "deploy" / "z2jh" / "values.yaml"
 
 

@@ -67,8 +67,10 @@ class RemoteKernel:
         self.session_id = session_id
         self.client_session = uuid.uuid4().hex
         url = server.url(f"api/kernels/{kernel_id}/channels").replace("http", "ws", 1)
+        # The server answers the handshake once the new kernel is up; with a whole class starting
+        # kernels on a small machine that takes far longer than on an idle one.
         self.ws = websocket.create_connection(
-            url, header=[f"Authorization: token {server.token}"], timeout=30, enable_multithread=True
+            url, header=[f"Authorization: token {server.token}"], timeout=120, enable_multithread=True
         )
 
     def execute(self, code: str, timeout: float = 180.0) -> Execution:

@@ -29,14 +29,14 @@ class TimersPanel(PanelBase):
         self.timers = current.timers()
         rows = [
             [
-                esc(timer.kind),
-                f"<code title='set by {esc(timer.set_by)}'>{esc(timer.call_text)}</code>",
                 _countdown_cell(timer, now),
+                f"<span style='white-space:nowrap'>{esc(timer.kind)}</span>",
+                f"<code title='set by {esc(timer.set_by)}'>{esc(timer.call_text)}</code>",
             ]
             for timer in self.timers
         ]
-        body = (
-            table(["timer", "call (hover: set by)", "fires (hover: at)"], rows)
+        body = (  # the countdown first: a narrow panel scrolls the long calls, not the time left
+            table(["fires (hover: at)", "timer", "call (hover: set by)"], rows)
             if rows
             else "<i>No pending timers. Try addTicket (from part 2 on it schedules expireTicket).</i>"
         )
