@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from pathlib import Path
 
@@ -182,6 +183,17 @@ def test_the_receiver_answers_otlp_export_calls():
         assert receiver.store.find_trace_of("inv_1") == TRACE.hex()
     finally:
         receiver.stop()
+    assert not receiver.running
+
+
+def test_a_receiver_port_taken_in_the_meantime_says_so():
+    """The port is picked (and given to Restate) before the receiver binds it; another program may take it first."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        receiver = TraceReceiver(port=squatter.getsockname()[1])
+        with pytest.raises(OSError, match=r"another program took port \d+ .* start the lab again to get traces"):
+            receiver.start()
     assert not receiver.running
 
 

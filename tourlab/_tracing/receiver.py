@@ -94,8 +94,16 @@ class TraceReceiver:
         )
         servicer = _servicer_class()(self.store)
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
-        if server.add_insecure_port(f"{self.bind_host}:{self.port}") == 0:
-            raise OSError(f"the trace receiver's port {self.port} on {self.bind_host} is taken")
+        try:
+            bound = server.add_insecure_port(f"{self.bind_host}:{self.port}")
+        except RuntimeError:  # what grpcio 1.6x raises instead of answering 0
+            bound = 0
+        if bound == 0:
+            # The port was free when it was picked, and Restate was already told to send there.
+            raise OSError(
+                f"another program took port {self.port} on {self.bind_host}, picked for the trace receiver, "
+                "while the lab started; start the lab again to get traces"
+            )
         server.start()
         self._server = server
 
