@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,6 +16,10 @@ os.environ["TOURLAB_PROGRESS"] = str(_scratch / "progress.json")
 os.environ.pop("TOUR_RESERVATION_SECONDS", None)
 
 _SANITIZER = Path(__file__).with_name("sanitize.cfg")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_scratch, ignore_errors=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:

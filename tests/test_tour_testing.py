@@ -106,7 +106,7 @@ def test_a_failing_registration_says_why_and_stops_the_server():
     assert restate_children() - before == set()
 
 
-def test_a_killed_test_process_leaves_no_server():
+def test_a_killed_test_process_leaves_no_server(tmp_path: Path):
     script = textwrap.dedent(
         """
         import time
@@ -119,7 +119,12 @@ def test_a_killed_test_process_leaves_no_server():
         """
     )
     test_process = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # the data folder a killed process cannot remove
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         assert test_process.stdout is not None

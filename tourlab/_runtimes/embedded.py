@@ -115,7 +115,7 @@ class EmbeddedRestate:
     def start(self, timeout: float = 30.0) -> None:
         """Start the server (on fresh ports if the chosen ones were taken) and wait until healthy."""
         clean_stale_data_dirs()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
         started = _process_start_time(os.getpid())
         (self.data_dir / _OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "started": started}))
         for attempt in range(3):
@@ -166,6 +166,8 @@ class EmbeddedRestate:
                 "RESTATE_BIND_ADDRESS": f"127.0.0.1:{self.ports.fabric}",
                 "RESTATE_ADVERTISED_ADDRESS": f"http://127.0.0.1:{self.ports.fabric}/",
                 "RESTATE_NODE_NAME": "tourlab",
+                # Otherwise every start leaves an empty /tmp/invoker-<id> behind.
+                "RESTATE_WORKER__INVOKER__TMP_DIR": str(self.data_dir / "tmp"),
             }
         )
         env.update(self.extra_env)

@@ -15,11 +15,13 @@
 from __future__ import annotations
 
 import dbm
+import hashlib
 import json
 import os
 import secrets
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -244,7 +246,12 @@ def _configure_local(c: Any, settings: HubSettings, learner_env: dict[str, str],
     c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
     c.SimpleLocalProcessSpawner.home_dir_template = str(homes / "{username}")
     c.Spawner.cmd = [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
+    # Kernels talk to their server over Unix sockets. Over TCP, with a class on one machine, a port
+    # picked for a new kernel is now and then taken by another learner's process before the kernel
+    # binds it, and the kernel dies. Socket paths are limited to ~100 bytes, hence a short folder.
+    args = [*args, "--KernelManager.transport=ipc"]
     c.Spawner.args = [*args, "--allow-root"] if os.geteuid() == 0 else args
+    sockets = Path(tempfile.gettempdir()) / f"tourlab-{hashlib.sha256(str(homes).encode()).hexdigest()[:8]}"
 
     def home(spawner: Any) -> Path:
         return Path(spawner.home_dir)
@@ -255,8 +262,10 @@ def _configure_local(c: Any, settings: HubSettings, learner_env: dict[str, str],
         "TOURLAB_HOME": lambda spawner: str(home(spawner) / ".tourlab"),
         "TOURLAB_WORKSPACE": lambda spawner: str(home(spawner) / "workspace"),
         "TOURLAB_PROGRESS": lambda spawner: str(home(spawner) / ".tourlab" / "progress.json"),
+        "JUPYTER_RUNTIME_DIR": lambda spawner: str(sockets / spawner.user.name),
     }
     c.Spawner.pre_spawn_hook = lambda spawner: prepare_home(home(spawner))
+    c.Spawner.post_stop_hook = lambda spawner: shutil.rmtree(sockets / spawner.user.name, ignore_errors=True)
 
 
 def _configure_docker(
