@@ -154,9 +154,9 @@ def run_learner(hub: HubProcess, learner: Learner, barrier: threading.Barrier, c
             kernel.run_notebook(ROOT / NOTEBOOK)
             learner.notebook_s = time.monotonic() - started
             barrier.wait(timeout=600)  # everyone calls addTicket at the same time
-            learner.addticket_ms = json.loads(kernel.execute(TIMED_CALLS.format(calls=calls)).raise_for_error().text)
+            learner.addticket_ms = kernel.execute(TIMED_CALLS.format(calls=calls)).printed_json()
         with api.notebook(learner.name, "notebooks/01_invoking_handlers.ipynb") as kernel:
-            learner.check_ok = json.loads(kernel.execute(CHECK).raise_for_error().text) is True
+            learner.check_ok = kernel.execute(CHECK).printed_json() is True
     except Exception as error:  # noqa: BLE001 - a failing learner is a result, not a crash
         learner.error = f"{type(error).__name__}: {error}"
         traceback.print_exc()

@@ -78,8 +78,7 @@ def run_check(api: HubClient, learner: str, *, solve: bool) -> dict[str, object]
         kernel.execute(SETUP_01).raise_for_error()
         if solve:
             kernel.execute(f"section.apply_solution({EXERCISE!r})").raise_for_error()
-        out = kernel.execute(f"print(json.dumps(check_and_report({EXERCISE!r})))").raise_for_error()
-    result: dict[str, object] = json.loads(out.text)
+        result: dict[str, object] = kernel.execute(f"print(json.dumps(check_and_report({EXERCISE!r})))").printed_json()
     return result
 
 

@@ -1,4 +1,4 @@
-"""./course hub's flags and the JupyterHub configuration they produce (no hub started here).
+"""./course hub's flags, the JupyterHub configuration they produce, and how scripts read a cell (no hub here).
 
 test_hub.py runs this configuration for real; these tests pin what must not change unnoticed:
 loopback by default, one folder per learner, the roles, and the settings handed to the hub.
@@ -17,6 +17,7 @@ from traitlets.config import Config
 from tourlab._config import PROJECT_ROOT
 from tourlab.hub import config
 from tourlab.hub.gradebook import POST_SCOPE, READ_SCOPE
+from tourlab.hub.remote import Execution, HubError
 from tourlab.hub.settings import HubSettings, parse_args
 
 pytestmark = pytest.mark.hub
@@ -128,3 +129,14 @@ def test_a_roster_is_one_name_a_line(tmp_path: Path) -> None:
     roster = tmp_path / "roster.txt"
     roster.write_text("ada\n\nBob  # co-instructor\n# nobody\n")
     assert config.read_roster(roster) == {"ada", "bob"}
+
+
+def test_a_cells_printed_answer_is_read_from_stdout_alone() -> None:
+    warning = {"output_type": "stream", "name": "stderr", "text": "UserWarning: slow start\n"}
+    shown = {"output_type": "display_data", "data": {"text/plain": "<Markdown>"}}
+    answer = {"output_type": "stream", "name": "stdout", "text": "progress…\n[1.5, 2]\n"}
+    assert Execution([warning, shown, answer]).printed_json() == [1.5, 2]
+    with pytest.raises(HubError, match="UserWarning: slow start"):
+        Execution([warning]).printed_json()
+    with pytest.raises(HubError, match="NameError: x"):
+        Execution([answer], error={"ename": "NameError", "evalue": "x", "traceback": []}).printed_json()

@@ -8,7 +8,6 @@ skipped with the reason otherwise.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,7 +87,7 @@ def container_ip(name: str, network: str = "tourlab-class") -> str:
 
 
 def probe(kernel: RemoteKernel, code: str) -> object:
-    return json.loads(kernel.execute(f"print(json.dumps({code}))").raise_for_error(code).text)
+    return kernel.execute(f"print(json.dumps({code}))").printed_json()
 
 
 def test_learners_in_containers_cannot_reach_each_other(docker_hub: HubProcess) -> None:

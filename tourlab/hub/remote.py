@@ -51,6 +51,17 @@ class Execution:
                 parts.append(out["data"].get("text/plain", ""))
         return "".join(parts).strip()
 
+    def printed_json(self) -> Any:
+        """The JSON value the cell printed on its last line of stdout (warnings on stderr are ignored)."""
+        self.raise_for_error()
+        printed = "".join(
+            out["text"] for out in self.outputs if out["output_type"] == "stream" and out["name"] == "stdout"
+        )
+        try:
+            return json.loads(printed.strip().splitlines()[-1])
+        except (IndexError, ValueError) as error:
+            raise HubError(f"the cell printed no JSON on its last line; it showed: {self.text[:500]!r}") from error
+
     def raise_for_error(self, source: str = "") -> Execution:
         if self.error is not None:
             trace = "\n".join(self.error.get("traceback", []))
