@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -92,6 +93,10 @@ def test_stale_data_dirs_of_dead_owners_are_removed(tmp_path: Path):
 _OWNER_SCRIPT = textwrap.dedent(
     """
     import signal, sys, time
+    # As ipykernel does: Ctrl-C raises KeyboardInterrupt, whatever the test runner's process
+    # passed down (a parent that ignores or blocks SIGINT hands that on to its children).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from tourlab import Lab
     lab = Lab.start("tour/part1")
     try:
@@ -130,6 +135,7 @@ def test_interrupting_the_kernel_does_not_stop_the_server():
     try:
         os.killpg(owner.pid, signal.SIGINT)  # Jupyter's interrupt: SIGINT to the kernel's process group
         assert owner.stdout is not None
+        assert select.select([owner.stdout], [], [], 30)[0], "the owner did not react to SIGINT within 30 s"
         assert owner.stdout.readline().strip() == "interrupted"
         assert pid_alive(server_pid)
         assert httpx.get(f"{admin_url}/health").status_code == 200
