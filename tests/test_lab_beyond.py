@@ -27,7 +27,8 @@ def test_a_workflow_runs_once_per_id_and_its_result_can_be_attached(lab: Lab, un
     with pytest.raises(InvocationError, match="not finished yet") as early:
         lab.output(f"CheckoutWorkflow/{order_id}")
     assert early.value.status_code == 470
-    assert lab.call("CheckoutWorkflow", order_id, "status")["status"] == "waiting for payment"
+    # The run starts a moment after the submission was accepted.
+    assert eventually(lambda: lab.call("CheckoutWorkflow", order_id, "status")["status"] == "waiting for payment")
     lab.call("CheckoutWorkflow", order_id, "confirmPayment", {"payment_id": "p-1", "amount": 40})
     assert lab.attach(f"CheckoutWorkflow/{order_id}", timeout=15) is True
     assert lab.output(f"CheckoutWorkflow/{order_id}") is True

@@ -170,6 +170,16 @@ class Section:
             )
         return polled.value
 
+    def wait_until_waiting(self, invocation_id: str, what: str, *, timeout: float = 10.0) -> str:
+        """Wait until what an invocation waits for (``lab.waiting_for``'s words) mentions `what`,
+        e.g. "promise 'payment'"; returns those words."""
+        polled = poll(lambda: self.lab.waiting_for(invocation_id), lambda seen: what in (seen or ""), timeout=timeout)
+        if not polled.ok or polled.value is None:
+            raise InvocationError(
+                f"{invocation_id} was not waiting for {what} within {timeout:g} s (it waits for: {polled.value})."
+            )
+        return polled.value
+
     def wait_until_finished(self, invocation_id: str, timeout: float = 10.0) -> str:
         """Wait until an invocation completed or Restate dropped it; returns which of the two (or its status)."""
         polled = poll(
