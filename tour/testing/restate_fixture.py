@@ -111,7 +111,7 @@ def run_restate(app: Any, *, extra_env: dict[str, str] | None = None, timeout: f
                 os._exit(1)
 
     data_dir = Path(tempfile.mkdtemp(prefix="restate-test-"))
-    env["RESTATE_WORKER__INVOKER__TMP_DIR"] = str(data_dir)  # else each run leaves a /tmp/invoker-<id>
+    env["RESTATE_WORKER__INVOKER__TMP_DIR"] = str(data_dir)  # else each run leaves an invoker-<id> in the temp folder
     log_path, endpoint, server = data_dir / "restate.log", _Endpoint(app), None
     try:
         command = [binary, "--base-dir", str(data_dir), "--listen-mode", "tcp"]
