@@ -82,6 +82,27 @@ def test_each_learner_gets_their_own_folder_and_the_gradebook_url(local: tuple[C
     assert c.SimpleLocalProcessSpawner.home_dir_template == str(settings.homes / "{username}")
 
 
+def test_kernel_sockets_live_in_a_short_private_folder_removed_with_the_last_learner(
+    local: tuple[Config, HubSettings],
+) -> None:
+    c, settings = local
+    assert "--KernelManager.transport=ipc" in c.Spawner.args
+    learners = {
+        name: SimpleNamespace(home_dir=str(settings.homes / name), user=SimpleNamespace(name=name))
+        for name in ("ada", "bob")
+    }
+    folders = {name: Path(c.Spawner.environment["JUPYTER_RUNTIME_DIR"](s)) for name, s in learners.items()}
+    assert len(str(folders["ada"] / "kernel-00000000-0000-0000-0000-000000000000-ipc-4")) < 100  # socket path limit
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+        (folder / "kernel.json").write_text("{}")
+    c.Spawner.post_stop_hook(learners["ada"])
+    assert not folders["ada"].exists()
+    assert folders["bob"].is_dir()
+    c.Spawner.post_stop_hook(learners["bob"])
+    assert not folders["bob"].parent.exists()
+
+
 def test_roles_let_servers_post_and_only_instructors_read(local: tuple[Config, HubSettings]) -> None:
     c, _ = local
     roles = {r["name"]: r for r in c.JupyterHub.load_roles}

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dbm
 import hashlib
 import json
@@ -265,7 +266,14 @@ def _configure_local(c: Any, settings: HubSettings, learner_env: dict[str, str],
         "JUPYTER_RUNTIME_DIR": lambda spawner: str(sockets / spawner.user.name),
     }
     c.Spawner.pre_spawn_hook = lambda spawner: prepare_home(home(spawner))
-    c.Spawner.post_stop_hook = lambda spawner: shutil.rmtree(sockets / spawner.user.name, ignore_errors=True)
+    c.Spawner.post_stop_hook = lambda spawner: _remove_sockets(sockets / spawner.user.name)
+
+
+def _remove_sockets(folder: Path) -> None:
+    """A stopped learner's socket folder goes, and the class's folder with its last learner."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):  # not empty: other learners' servers still run
+        folder.parent.rmdir()
 
 
 def _configure_docker(
