@@ -22,6 +22,21 @@ def lab() -> Iterator[Lab]:
 
 
 @pytest.fixture
+def course_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Workspaces and progress of the course in this test's temporary folder."""
+    monkeypatch.setenv("TOURLAB_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
+    return tmp_path
+
+
+@pytest.fixture
+def course_lab(lab: Lab, course_env: Path) -> Iterator[Lab]:
+    """The session lab for a course test; back on tour/part1 afterwards for the other tests."""
+    yield lab
+    lab.load("tour/part1")
+
+
+@pytest.fixture
 def unique() -> Callable[[str], str]:
     """Make a name no other test uses, so tests never share Virtual Object keys."""
 

@@ -18,6 +18,7 @@ import pytest
 
 from tourlab import PROJECT_ROOT, Lab, poll
 from tourlab._config import restate_version
+from tourlab.course import EXERCISES, Section, Workspace, find_section
 
 T = TypeVar("T")
 
@@ -39,6 +40,15 @@ def invocation_of(lab: Lab, target: str, timeout: float = 10.0) -> str:
     invocation_id = eventually(newest, timeout)
     assert invocation_id, f"no invocation of {target} appeared"
     return invocation_id
+
+
+def exercise_section(lab: Lab, exercise_id: str, start_from: str, name: str = "") -> Section:
+    """The exercise's section on a new workspace ``t_<exercise>[_<name>]`` copied from `start_from`, loaded."""
+    workspace = Workspace("_".join(filter(None, ["t", exercise_id, name])), start_from=start_from)
+    workspace.ensure()
+    section = Section(find_section(EXERCISES[exercise_id].section), lab, workspace)
+    section.load_workspace()
+    return section
 
 
 #: Rows recorded from a real restate-server, one JSON file per case (see restate_rows/record.py).

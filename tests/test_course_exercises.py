@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import exercise_section
 
 from tourlab import InvocationError, Lab
-from tourlab.course import EXERCISES, Progress, Section, Workspace, find_section, open_section, run_check
+from tourlab.course import EXERCISES, Progress, find_section, open_section, run_check
 
 EXPECTED_PROBLEM = {
     "checkout_calls_handle": "does not call CheckoutService/handle",
@@ -26,30 +26,6 @@ EXPECTED_PROBLEM = {
     "booking_compensations": "released none of the seats it had reserved",
     "group_booking": "addTickets of three free seats returned False",
 }
-
-
-@pytest.fixture
-def course_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TOURLAB_WORKSPACE", str(tmp_path / "workspace"))
-    monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
-    return tmp_path
-
-
-@pytest.fixture
-def course_lab(lab: Lab, course_env: Path) -> Iterator[Lab]:
-    """The session lab; put back on tour/part1 afterwards for the other tests."""
-    yield lab
-    lab.load("tour/part1")
-
-
-def _section_on(lab: Lab, exercise_id: str, start_from: str) -> Section:
-    exercise = EXERCISES[exercise_id]
-    spec = find_section(exercise.section)
-    workspace = Workspace(f"x_{exercise_id}", start_from=start_from)
-    workspace.ensure()
-    section = Section(spec, lab, workspace)
-    section.load_workspace()
-    return section
 
 
 def test_every_exercise_has_an_expected_failure() -> None:
@@ -77,7 +53,7 @@ def test_reference_solution_passes(course_lab: Lab, exercise_id: str) -> None:
 @pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
 def test_skeleton_fails_with_a_hint_and_the_solution_fixes_it(course_lab: Lab, exercise_id: str) -> None:
     exercise = EXERCISES[exercise_id]
-    section = _section_on(course_lab, exercise_id, exercise.solution_from)
+    section = exercise_section(course_lab, exercise_id, exercise.solution_from)
     section.write(exercise.file, exercise.skeleton)
 
     failed = section.check(exercise_id)
@@ -87,7 +63,7 @@ def test_skeleton_fails_with_a_hint_and_the_solution_fixes_it(course_lab: Lab, e
     shown = repr(failed)
     assert shown.startswith("NOT YET")
     assert f"Hint: {exercise.hints[0]}" in shown
-    assert "Now serving: your workspace (workspace/x_" in shown
+    assert "Now serving: your workspace (workspace/t_" in shown
     assert f'section.hint("{exercise_id}")' in shown
     assert not Progress().has_passed(exercise_id)
 
@@ -98,7 +74,7 @@ def test_skeleton_fails_with_a_hint_and_the_solution_fixes_it(course_lab: Lab, e
 
 
 def test_hints_come_in_layers(course_lab: Lab) -> None:
-    section = _section_on(course_lab, "reserve", "tour/part2")
+    section = exercise_section(course_lab, "reserve", "tour/part2")
     assert section.hint("reserve").text.count("Hint") == 2
     last = section.hint("reserve").text
     assert "Hint 3/3" in last
@@ -165,7 +141,7 @@ def test_a_check_on_code_that_does_not_load_says_where(course_lab: Lab, course_e
 
 
 def test_a_section_waits_until_an_invocation_waits_for_something(course_lab: Lab, course_env: Path) -> None:
-    section = _section_on(course_lab, "confirm_payment", "tour/part5")
+    section = exercise_section(course_lab, "confirm_payment", "tour/part5")
     submitted = course_lab.submit("CheckoutWorkflow", "wait-demo", {"user_id": "Wes", "tickets": ["seatW1"]})
     # part5 races the payment promise against a timer.
     waiting = section.wait_until_waiting(submitted.invocation_id, "promise 'payment'")

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import configparser
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import mistune
 import pytest
+from support import exercise_section
 
 from tour.auxiliary import payment_client
 from tourlab import Lab, poll
-from tourlab.course import EXERCISES, Section, Workspace, find_section, run_check
+from tourlab.course import EXERCISES, run_check
 from tourlab.course.checks import Probe, error_hint
 
 SOLUTIONS = Path(__file__).parent / "solutions"
@@ -80,23 +80,6 @@ def _load(path: Path) -> Candidate:
 CANDIDATES = [_load(path) for path in sorted(SOLUTIONS.glob("*/*.py"))]
 
 
-@pytest.fixture
-def course_lab(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
-    """The session lab with workspaces and progress in a temporary folder; back on tour/part1 afterwards."""
-    monkeypatch.setenv("TOURLAB_WORKSPACE", str(tmp_path / "workspace"))
-    monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
-    yield lab
-    lab.load("tour/part1")
-
-
-def _section(lab: Lab, exercise_id: str, base: str, name: str) -> Section:
-    workspace = Workspace(f"g_{exercise_id}_{name}", start_from=base)
-    workspace.ensure()
-    section = Section(find_section(EXERCISES[exercise_id].section), lab, workspace)
-    section.load_workspace()
-    return section
-
-
 def test_every_exercise_has_three_wrong_solutions_and_a_right_one() -> None:
     for exercise_id in EXERCISES:
         mine = [c for c in CANDIDATES if c.exercise_id == exercise_id]
@@ -108,7 +91,7 @@ def test_every_exercise_has_three_wrong_solutions_and_a_right_one() -> None:
 @pytest.mark.parametrize("candidate", CANDIDATES, ids=lambda c: f"{c.exercise_id}/{c.name}")
 def test_candidate_solution(course_lab: Lab, candidate: Candidate) -> None:
     exercise = EXERCISES[candidate.exercise_id]
-    section = _section(course_lab, candidate.exercise_id, candidate.base, candidate.name)
+    section = exercise_section(course_lab, candidate.exercise_id, candidate.base, candidate.name)
     section.write(exercise.file, candidate.cell)
 
     result = section.check(candidate.exercise_id)
@@ -121,11 +104,11 @@ def test_candidate_solution(course_lab: Lab, candidate: Candidate) -> None:
     assert candidate.expect in (result.problem or ""), f"{candidate.about}\n{result!r}"
     if candidate.hint:
         assert candidate.hint in (result.hint or ""), f"{candidate.about}\n{result!r}"
-    assert "Now serving: your workspace (workspace/g_" in repr(result)
+    assert "Now serving: your workspace (workspace/t_" in repr(result)
 
 
 def test_a_failing_callee_ends_the_check_at_once_naming_it(course_lab: Lab) -> None:
-    section = _section(course_lab, "checkout_calls_handle", "tour/part1", "broken_callee")
+    section = exercise_section(course_lab, "checkout_calls_handle", "tour/part1", "broken_callee")
     section.write(
         "checkout_service.py",
         "@checkout_service.handler()\nasync def handle(ctx: Context, order: Order) -> bool:\n"
@@ -152,7 +135,7 @@ def test_a_failing_callee_ends_the_check_at_once_naming_it(course_lab: Lab) -> N
 
 
 def test_a_failing_message_target_is_named(course_lab: Lab) -> None:
-    section = _section(course_lab, "checkout_marks_sold", "tour/part4", "broken_target")
+    section = exercise_section(course_lab, "checkout_marks_sold", "tour/part4", "broken_target")
     section.write(
         "ticket_object.py",
         '@ticket.handler("markAsSold")\nasync def mark_as_sold(ctx: ObjectContext) -> None:\n'
@@ -168,7 +151,7 @@ def test_a_failing_message_target_is_named(course_lab: Lab) -> None:
 
 def test_checkout_marks_sold_says_when_handle_ignores_the_payment(course_lab: Lab) -> None:
     exercise = EXERCISES["checkout_marks_sold"]
-    section = _section(course_lab, "checkout_marks_sold", "tour/part3", "handle_never_pays")
+    section = exercise_section(course_lab, "checkout_marks_sold", "tour/part3", "handle_never_pays")
     section.write(exercise.file, exercise.solution)
 
     result = section.check("checkout_marks_sold")
@@ -179,7 +162,7 @@ def test_checkout_marks_sold_says_when_handle_ignores_the_payment(course_lab: La
 
 
 def test_a_missing_import_at_load_time_gets_an_import_hint(course_lab: Lab) -> None:
-    section = _section(course_lab, "checkout_calls_handle", "tour/app", "load_time_import")
+    section = exercise_section(course_lab, "checkout_calls_handle", "tour/app", "load_time_import")
     shown = section.write(
         "cart_object.py",
         'def make_order(user_id: str) -> Order:\n    return {"user_id": user_id, "tickets": ["seat2B"]}\n',
@@ -192,7 +175,7 @@ def test_a_missing_import_at_load_time_gets_an_import_hint(course_lab: Lab) -> N
     assert "NameError: name 'Order' is not defined" in (result.problem or "")
     assert "nothing was checked" in (result.problem or "")
     assert "from .checkout_service import Order" in (result.hint or "")
-    assert "Still serving: the last version of your workspace (workspace/g_checkout_calls_handle_" in repr(result)
+    assert "Still serving: the last version of your workspace (workspace/t_checkout_calls_handle_" in repr(result)
 
 
 def test_error_hints_point_at_the_import_or_the_definition() -> None:
@@ -206,7 +189,7 @@ def test_error_hints_point_at_the_import_or_the_definition() -> None:
 
 
 def test_the_markdown_shows_targets_and_marks_without_emoji(course_lab: Lab) -> None:
-    section = _section(course_lab, "checkout_calls_handle", "tour/part1", "markdown")
+    section = exercise_section(course_lab, "checkout_calls_handle", "tour/part1", "markdown")
     section.write(
         "checkout_service.py",
         "@checkout_service.handler()\nasync def handle(ctx: Context, order: Order) -> bool:\n"
@@ -225,7 +208,7 @@ def test_the_markdown_shows_targets_and_marks_without_emoji(course_lab: Lab) -> 
         markdown = result._repr_markdown_()
         assert not any(0x1F000 <= ord(char) <= 0x1FAFF or char in "✅❌" for char in markdown)
         html = mistune.html(markdown)
-        assert "Now serving: your workspace (workspace/g_checkout_calls_handle_markdown/)" in html
+        assert "Now serving: your workspace (workspace/t_checkout_calls_handle_markdown/)" in html
     failed_html = mistune.html(failed._repr_markdown_())
     assert "✘ <strong>Not yet</strong>" in failed_html
     assert "CartObject/&lt;key&gt;/checkout cannot finish" in failed_html

@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from test_grader import CANDIDATES, _section
+from support import exercise_section
+from test_grader import CANDIDATES
 
 from tour.auxiliary import email_client, payment_client
 from tourlab import Lab, poll
@@ -26,15 +25,6 @@ from tourlab.course import EXERCISES, SECTIONS, run_check
 
 BEYOND = sorted(e.id for e in EXERCISES.values() if e.section in ("08", "09", "10"))
 MINE = [c for c in CANDIDATES if c.exercise_id in BEYOND]
-
-
-@pytest.fixture
-def course_lab(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
-    """The session lab with workspaces and progress in a temporary folder; back on tour/part1 afterwards."""
-    monkeypatch.setenv("TOURLAB_WORKSPACE", str(tmp_path / "workspace"))
-    monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
-    yield lab
-    lab.load("tour/part1")
 
 
 def test_the_chapters_beyond_the_tour_have_their_exercises_and_candidates() -> None:
@@ -70,7 +60,7 @@ def test_a_check_leaves_the_switches_as_it_found_them_and_nothing_running(
 
 
 def test_a_compensation_that_keeps_failing_ends_the_saga_check_at_once_naming_it(course_lab: Lab) -> None:
-    section = _section(course_lab, "booking_compensations", "tour/part6", "broken_compensation")
+    section = exercise_section(course_lab, "booking_compensations", "tour/part6", "broken_compensation")
     exercise = EXERCISES["booking_compensations"]
     broken = exercise.solution.replace("ctx.object_call(unreserve,", "ctx.object_call(unreserved,")
     assert broken != exercise.solution
@@ -90,7 +80,7 @@ def test_a_compensation_that_keeps_failing_ends_the_saga_check_at_once_naming_it
 
 def test_a_confirmation_handler_that_waits_for_its_own_promise_is_named_without_the_timeout(course_lab: Lab) -> None:
     waiting = next(c for c in MINE if c.name == "wrong_waits_for_the_promise")
-    section = _section(course_lab, "confirm_payment", waiting.base, "waits_fast")
+    section = exercise_section(course_lab, "confirm_payment", waiting.base, "waits_fast")
     section.write("checkout_workflow.py", waiting.cell)
 
     began = time.monotonic()

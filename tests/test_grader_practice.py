@@ -13,36 +13,19 @@ not import, and the notebook's cells are the reference files.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
+from support import exercise_section
 
 from tourlab import Lab, ServerNotInstalledError
 from tourlab._config import PROJECT_ROOT
-from tourlab.course import EXERCISES, Section, Workspace, find_section, run_check
+from tourlab.course import EXERCISES, run_check
 from tourlab.course import checks as course_checks
 
 SOLUTIONS = Path(__file__).parent / "solutions"
 PRACTICE = ("deterministic_checkout", "catch_double_booking")
-
-
-@pytest.fixture
-def course_lab(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
-    """The session lab with workspaces and progress in a temporary folder; back on tour/part1 afterwards."""
-    monkeypatch.setenv("TOURLAB_WORKSPACE", str(tmp_path / "workspace"))
-    monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
-    yield lab
-    lab.load("tour/part1")
-
-
-def _section(lab: Lab, exercise_id: str, start_from: str, name: str) -> Section:
-    workspace = Workspace(f"p_{exercise_id}_{name}", start_from=start_from)
-    workspace.ensure()
-    section = Section(find_section(EXERCISES[exercise_id].section), lab, workspace)
-    section.load_workspace()
-    return section
 
 
 @pytest.mark.parametrize("exercise_id", PRACTICE)
@@ -108,7 +91,7 @@ def test_the_replay_check_says_when_it_cannot_start_its_restate(
 def test_the_testing_check_uses_its_own_conftest(course_lab: Lab) -> None:
     # A conftest.py that ignores SHOP_APP would test the same shop three times; one that breaks
     # would fail everything. The check runs the learner's tests with the course's own wiring.
-    section = _section(course_lab, "catch_double_booking", "tour/testing/solution", "own_conftest")
+    section = exercise_section(course_lab, "catch_double_booking", "tour/testing/solution", "own_conftest")
     assert section.workspace is not None
     (section.workspace.path / "conftest.py").write_text(
         "import pytest\n\n\n@pytest.fixture(scope='session')\ndef restate_app():\n    raise RuntimeError('mine')\n"
@@ -123,7 +106,7 @@ def test_the_testing_check_uses_its_own_conftest(course_lab: Lab) -> None:
 
 
 def test_the_testing_check_says_when_there_is_no_test_module(course_lab: Lab) -> None:
-    section = _section(course_lab, "catch_double_booking", "tour/testing/shop", "no_tests")
+    section = exercise_section(course_lab, "catch_double_booking", "tour/testing/shop", "no_tests")
     result = section.check("catch_double_booking")
     assert not result.ok
     assert result.problem == "Your workspace has no test_shop.py: the cells of this chapter write it."
@@ -131,7 +114,7 @@ def test_the_testing_check_says_when_there_is_no_test_module(course_lab: Lab) ->
 
 
 def test_the_testing_check_names_the_line_when_the_module_does_not_import(course_lab: Lab) -> None:
-    section = _section(course_lab, "catch_double_booking", "tour/testing/solution", "broken_module")
+    section = exercise_section(course_lab, "catch_double_booking", "tour/testing/solution", "broken_module")
     assert section.workspace is not None
     test_module = section.workspace.path / "test_shop.py"
     test_module.write_text(test_module.read_text().replace("KEYS = itertools.count(1)", "KEYS = counter(1)"))
@@ -141,7 +124,7 @@ def test_the_testing_check_names_the_line_when_the_module_does_not_import(course
 
 
 def test_the_testing_check_says_when_pytest_finds_no_test(course_lab: Lab) -> None:
-    section = _section(course_lab, "catch_double_booking", "tour/testing/shop", "empty_module")
+    section = exercise_section(course_lab, "catch_double_booking", "tour/testing/shop", "empty_module")
     assert section.workspace is not None
     (section.workspace.path / "test_shop.py").write_text("def helper() -> int:\n    return 1\n")
     result = section.check("catch_double_booking")
@@ -152,7 +135,7 @@ def test_the_testing_check_says_when_pytest_finds_no_test(course_lab: Lab) -> No
 def test_the_testing_check_says_when_no_test_could_start(course_lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     # The fixture takes $RESTATE_SERVER_BIN first: pointed at nothing, every test fails to set up.
     monkeypatch.setenv("RESTATE_SERVER_BIN", "/nonexistent/restate-server")
-    section = _section(course_lab, "catch_double_booking", "tour/testing/solution", "no_server")
+    section = exercise_section(course_lab, "catch_double_booking", "tour/testing/solution", "no_server")
     result = section.check("catch_double_booking")
     assert not result.ok
     problem = result.problem or ""
