@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
@@ -122,3 +124,20 @@ def test_the_requirement_walk_finds_dependencies_and_extras() -> None:
     assert {"restate-sdk", "jupyterlab", "jupyter-server"} <= installed  # listed, and a dependency
     assert not {"pytest-xdist", "playwright"} & installed  # dev only
     assert "jupyterhub" in _installed_by(PROJECT_ROOT / "requirements-hub.txt")  # through -r requirements.txt too
+
+
+def test_the_learners_pytest_run_needs_no_plugin_of_the_test_suite() -> None:
+    """Chapter 13's pytest run, in this repository, with only what ./course installs: anyio's plugin.
+
+    The repository's pytest settings (pyproject.toml) apply to it too, so they may not name an option
+    of a dev-only plugin (its `--nbval` did: every run failed with "unrecognized arguments").
+    """
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    tests = PROJECT_ROOT / "tour" / "testing" / "solution" / "test_shop.py"
+    command = [sys.executable, "-m", "pytest", "-p", "anyio", "-p", "no:cacheprovider", "-q", "--collect-only"]
+    run = subprocess.run(
+        [*command, str(tests)], cwd=PROJECT_ROOT / "notebooks", env=env, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "6 tests collected" in run.stdout
