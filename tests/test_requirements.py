@@ -111,7 +111,7 @@ def test_every_import_of_the_code_a_command_serves_is_installed_by_it(command: s
     assert not missing, f"{command} installs {requirements}, which does not bring in: {missing}"
 
 
-def test_the_scan_sees_modules_notebook_cells_and_handler_cells() -> None:
+def test_the_scan_reads_notebook_cells_and_leaves_out_the_standard_library_and_ours() -> None:
     imported = _imported(_sources(PROJECT_ROOT / "notebooks"))
     assert imported["restate"].startswith("notebooks/")
     assert " cell " in imported["restate"]
