@@ -60,6 +60,12 @@ class Stack:
         return found.stdout.strip()
 
 
+def image_id(name: str) -> str:
+    """The id of the local image `name`, or "" when there is none."""
+    found = docker("image", "inspect", "--format", "{{.Id}}", name)
+    return found.stdout.strip() if found.returncode == 0 else ""
+
+
 def remove_leftovers(project: str) -> None:
     """Remove whatever ``down`` left of `project` (compose labels its containers, networks and volumes)."""
     label = f"label=com.docker.compose.project={project}"
@@ -82,6 +88,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         stream.writelines(f"{name}={port}\n" for name, port in ports.items())
     project = f"tourlab-test-{uuid.uuid4().hex[:8]}"
     running = Stack([*request.param, "--env-file", str(env_file), "-p", project], ports, settings)
+    superseded = image_id(settings["TOURLAB_LAB_IMAGE"])
     try:
         built = running.run("build", "lab", timeout=1800)
         assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
@@ -91,6 +98,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     finally:
         running.run("down", "-v", "--remove-orphans", "--timeout", "5")
         remove_leftovers(project)
+        if superseded and superseded != image_id(settings["TOURLAB_LAB_IMAGE"]):
+            docker("image", "rm", superseded)  # the build before this one, now untagged: else one per changed tree
 
 
 def test_compose_runs_restate_and_the_lab_without_jaeger_when_its_image_is_missing(stack: Stack) -> None:
