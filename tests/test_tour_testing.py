@@ -187,3 +187,48 @@ def test_the_example_tests_catch_each_planted_bug(app: str, caught_by: str):
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"FAILED {EXAMPLES}::{caught_by}" in done.stdout
     assert "1 failed, 6 passed" in done.stdout
+
+
+BOOKING_TESTS = "tour/testing/solution/test_booking.py"
+
+
+def _run_booking_tests(app: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SHOP_APP": app, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    command = [sys.executable, "-m", "pytest", "-p", "anyio", "-p", "no:cacheprovider", "-o", "addopts=", "-q"]
+    return subprocess.run(
+        [*command, BOOKING_TESTS], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_the_booking_tests_pass_against_the_reference_saga():
+    done = _run_booking_tests("tour.testing.shop.app")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "app", ["tour.testing.buggy_refund_outside_the_journal.app", "tour.testing.buggy_seats_kept_after_refund.app"]
+)
+def test_only_the_failure_after_the_charge_catches_each_saga_bug(app: str):
+    done = _run_booking_tests(app)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"FAILED {BOOKING_TESTS}::test_a_failure_after_the_charge_is_undone" in done.stdout
+    assert "1 failed, 2 passed" in done.stdout
+
+
+def test_a_refund_outside_the_journal_is_paid_again_only_when_the_server_replays():
+    from tour.testing import mail, payments
+    from tour.testing.buggy_refund_outside_the_journal.app import app
+
+    refunded = {}
+    for inactivity in ("1min", "0s"):  # Restate's default, then always replay (the fixture's setting)
+        with run_restate(app, extra_env={"RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT": inactivity}) as env:
+            user = f"Cid-{inactivity}"
+            mail.bounce_mails_of(user)
+            order = {"user_id": user, "tickets": [f"{user}-seat1", f"{user}-seat2"]}
+            answer = httpx.post(f"{env.ingress_url}/BookingService/book", json=order, timeout=30)
+            assert answer.status_code == 422, answer.text
+            refunded[inactivity] = payments.amounts_refunded(user)
+
+    assert refunded["1min"] == [80]  # no suspension, no replay: the bug hides
+    assert len(refunded["0s"]) > 1  # each replay after the refund pays it again

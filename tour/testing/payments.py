@@ -15,6 +15,7 @@ class Charge:
 
 
 charges: list[Charge] = []
+refunds: list[Charge] = []
 
 
 def charge(idempotency_key: str, user_id: str, amount: int) -> bool:
@@ -39,3 +40,16 @@ def amounts_charged(user_id: str) -> list[int]:
     """What `user_id` was charged, oldest first."""
     with _lock:
         return [c.amount for c in charges if c.user_id == user_id]
+
+
+def refund(idempotency_key: str, user_id: str, amount: int) -> None:
+    """Pay `amount` back to `user_id`. Not idempotent, like many real refund APIs: each call pays out."""
+    with _lock:
+        refunds.append(Charge(idempotency_key, user_id, amount))
+    print(f"Refunded {user_id} {amount}")
+
+
+def amounts_refunded(user_id: str) -> list[int]:
+    """What `user_id` was paid back, oldest first."""
+    with _lock:
+        return [r.amount for r in refunds if r.user_id == user_id]
