@@ -112,10 +112,3 @@ def test_handler_prints_go_to_the_endpoint_log_not_the_cell(lab: Lab, copy_part,
 
     assert marker in lab.logs("endpoint")
     assert marker not in capsys.readouterr().out
-
-
-def test_missing_app_module_is_a_clear_error(lab: Lab, tmp_path: Path):
-    empty = tmp_path / "empty_pkg"
-    empty.mkdir()
-    with pytest.raises(HandlerModuleError, match=r"No app\.py"):
-        lab.load(empty)
