@@ -22,6 +22,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_scratch, ignore_errors=True)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A progress file of each notebook's own, set before its kernel starts: its overview shows that notebook alone."""
+    os.environ["TOURLAB_PROGRESS"] = str(_scratch / f"progress-{item.path.stem}.json")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Run every notebook and compare its outputs after sanitizing ids, ports and timestamps, in this kernel."""
     if not config.option.nbval_lax:
