@@ -16,9 +16,10 @@ import httpx
 import pytest
 from support import eventually
 
-from tourlab import EmbeddedRestate, ServerNotInstalledError
+from tourlab import ServerNotInstalledError
 from tourlab._config import PROJECT_ROOT
 from tourlab._process import pid_alive
+from tourlab._runtimes import EmbeddedRestate
 from tourlab._runtimes.embedded import clean_stale_data_dirs
 
 

@@ -19,6 +19,10 @@ class ServerStartError(LabError):
     """The Restate server did not come up."""
 
 
+class RestateUnreachableError(LabError):
+    """Restate did not answer: the server is down, restarting, or (for https) its certificate is not trusted."""
+
+
 class RuntimeUnavailableError(LabError):
     """No way to run Restate was found (embedded binary, Docker or external)."""
 

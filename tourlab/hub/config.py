@@ -26,7 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tourlab import NODE_MODULES, PROJECT_ROOT
+from tourlab import PROJECT_ROOT
+from tourlab._config import NODE_MODULES
 from tourlab.hub.gradebook import POST_SCOPE, READ_SCOPE, SERVICE_NAME, load_exercises
 from tourlab.hub.settings import HubSettings
 
