@@ -1,4 +1,7 @@
-"""Exceptions the lab raises; each message says what happened and what to do."""
+"""Exceptions the lab raises; each message says what happened and what to do.
+
+Standard library only: ``images/build_images.py`` loads this file by path (through images.py).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,14 @@ class ServerStartError(LabError):
 
 class RestateUnreachableError(LabError):
     """Restate did not answer: the server is down, restarting, or (for https) its certificate is not trusted."""
+
+
+class ImageUnavailableError(ServerStartError):
+    """No Restate image for Docker: the official one cannot be pulled and no local stand-in can be built."""
+
+
+class ImageBuildError(ServerStartError):
+    """``docker build`` of a local stand-in image failed."""
 
 
 class RuntimeUnavailableError(LabError):
