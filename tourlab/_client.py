@@ -82,19 +82,18 @@ def _message(response: httpx.Response) -> str:
 
 
 def _unreachable(url: str, error: httpx.TransportError) -> str:
+    """What went wrong between us and Restate at `url`, and what to do about it."""
     where = httpx.URL(url).copy_with(path="/", query=None)
     problem = str(error).strip() or type(error).__name__
     if "CERTIFICATE_VERIFY_FAILED" in problem:
-        advice = (
-            "Its certificate is not trusted here: point SSL_CERT_FILE at the CA that signed it, then "
-            "re-run the chapter's first cell."
+        return (
+            f"The certificate of Restate at {where} is not trusted here ({problem}). Point SSL_CERT_FILE "
+            "at the CA that signed it, then re-run the chapter's first cell."
         )
-    else:
-        advice = (
-            "Is the server running? Re-run the chapter's first cell (it starts the lab again), or "
-            "lab.restart_server() if the lab is still there."
-        )
-    return f"Restate does not answer at {where} ({problem}). {advice}"
+    return (
+        f"Restate does not answer at {where} ({problem}). Is the server running? Re-run the chapter's "
+        "first cell (it starts the lab again), or lab.restart_server()."
+    )
 
 
 class AdminIngressClient:
