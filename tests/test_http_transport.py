@@ -1,7 +1,7 @@
 """Our transport owns its pool: the limits, keep-alive expiry and, for an https Restate, the SSL context.
 
-The https Restate here is a small Restate-like admin API (``/query``) behind TLS on 127.0.0.1, with a
-self-signed certificate made for the test.
+The https Restate is a small Restate-like admin API (``/query``) behind TLS on 127.0.0.1, or a real
+restate-server behind a TLS-terminating proxy; the certificate is self-signed, made for the test.
 """
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ import datetime
 import http.server
 import ipaddress
 import json
+import os
+import selectors
+import socket
+import socketserver
 import ssl
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +29,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tourlab import LabError, RestateUnreachableError, poll
+from tourlab import LabError, RestateUnreachableError, UntrustedCertificateError, poll
 from tourlab._client import AdminIngressClient
+from tourlab._config import PROJECT_ROOT
 from tourlab._http import PromptTransport, prompt_transport
+from tourlab._runtimes import EmbeddedRestate
 
 ROWS = [{"id": "inv_1", "target": "CartObject/Mary/addTicket", "status": "completed"}]
 
@@ -132,10 +141,11 @@ def test_an_https_restate_is_reached_with_the_ssl_context_given(https_restate: _
 def test_an_untrusted_certificate_is_a_lab_error_saying_so(https_restate: _Server):
     client = AdminIngressClient(https_restate.url, https_restate.url)  # httpx's CAs: not our self-signed one
     try:
-        with pytest.raises(RestateUnreachableError, match="CERTIFICATE_VERIFY_FAILED") as raised:
+        with pytest.raises(UntrustedCertificateError, match="CERTIFICATE_VERIFY_FAILED") as raised:
             client.query("SELECT 1")
     finally:
         client.close()
+    assert isinstance(raised.value, RestateUnreachableError)
     assert isinstance(raised.value, LabError)
     assert "SSL_CERT_FILE" in str(raised.value)
     assert https_restate.peers == []  # no request got through
@@ -182,3 +192,103 @@ def test_the_pool_holds_to_its_connection_limit(http_restate: _Server):
             http_restate.release.set()
             slow.join(10)
         assert client.post(f"{http_restate.url}/query").json() == {"rows": ROWS}  # free again
+
+
+class _TlsProxy(socketserver.ThreadingTCPServer):
+    """TLS on 127.0.0.1 in front of a plain-HTTP port: what an https Restate looks like from the lab."""
+
+    daemon_threads = True
+
+    def __init__(self, tls: ssl.SSLContext, upstream: int) -> None:
+        super().__init__(("127.0.0.1", 0), _Pump)
+        self.tls = tls
+        self.upstream = upstream
+        self.url = f"https://127.0.0.1:{self.server_address[1]}"
+
+
+class _Pump(socketserver.BaseRequestHandler):
+    server: _TlsProxy
+
+    def handle(self) -> None:
+        try:
+            outside = self.server.tls.wrap_socket(self.request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # a client that does not trust the certificate hangs up in the handshake
+        with outside, socket.create_connection(("127.0.0.1", self.server.upstream)) as inside:
+            pairs = {outside: inside, inside: outside}
+            with selectors.DefaultSelector() as ready:
+                for sock in pairs:
+                    ready.register(sock, selectors.EVENT_READ)
+                while True:
+                    for key, _events in ready.select():
+                        data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                        if not data:
+                            return
+                        pairs[key.fileobj].sendall(data)  # type: ignore[index]
+
+
+_LAB_OVER_HTTPS = textwrap.dedent(
+    """
+    import json, sys
+    from tourlab import Lab
+    lab = Lab.start("tour/part1")
+    try:
+        result = lab.call("CartObject", sys.argv[1], "addTicket", "seat2B")
+        targets = [inv.target for inv in lab.invocations(limit=5)]  # the admin API's SQL, over https too
+        print(json.dumps({"result": result, "admin_url": lab.admin_url, "targets": targets}))
+    finally:
+        lab.stop()
+    """
+)
+
+
+def test_a_lab_over_an_https_external_restate(tmp_path: Path, certificate: Path, unique):
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certificate, tmp_path / "key.pem")
+    server = EmbeddedRestate()
+    server.start()
+    proxies = [_TlsProxy(tls, server.ports.admin), _TlsProxy(tls, server.ports.ingress)]
+    threads = [threading.Thread(target=proxy.serve_forever, daemon=True) for proxy in proxies]
+    for thread in threads:
+        thread.start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RESTATE_", "TOURLAB_", "SSL_CERT"))}
+        env.update(
+            RESTATE_ADMIN_URL=proxies[0].url,
+            RESTATE_INGRESS_URL=proxies[1].url,
+            TOURLAB_HOME=str(tmp_path / "home"),
+            SSL_CERT_FILE=str(certificate),
+        )
+        cart = unique("tls-cart")
+        done = subprocess.run(
+            [sys.executable, "-c", _LAB_OVER_HTTPS, cart],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        assert (seen["result"], seen["admin_url"]) == (True, proxies[0].url)
+        assert f"CartObject/{cart}/addTicket" in seen["targets"]
+
+        env.pop("SSL_CERT_FILE")  # httpx's own CAs do not know this certificate
+        refused = subprocess.run(
+            [sys.executable, "-c", _LAB_OVER_HTTPS, cart],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert refused.returncode != 0
+        assert "UntrustedCertificateError: The certificate of Restate at https://127.0.0.1:" in refused.stderr
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    finally:
+        for proxy in proxies:
+            proxy.shutdown()
+            proxy.server_close()
+        server.stop()

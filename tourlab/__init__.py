@@ -14,6 +14,8 @@ from tourlab._config import PROJECT_ROOT
 from tourlab._diagnose import Stuck
 from tourlab._errors import (
     HandlerModuleError,
+    ImageBuildError,
+    ImageUnavailableError,
     InvocationError,
     InvocationTimeoutError,
     LabError,
@@ -22,6 +24,7 @@ from tourlab._errors import (
     RuntimeUnavailableError,
     ServerNotInstalledError,
     ServerStartError,
+    UntrustedCertificateError,
 )
 from tourlab._lab import Lab, Reloaded
 from tourlab._model import Deployment, Invocation, InvocationStatus, JournalEntry, Submission, Timer
@@ -32,6 +35,8 @@ __all__ = [
     "PROJECT_ROOT",
     "Deployment",
     "HandlerModuleError",
+    "ImageBuildError",
+    "ImageUnavailableError",
     "Invocation",
     "InvocationError",
     "InvocationStatus",
@@ -51,5 +56,6 @@ __all__ = [
     "Submission",
     "Timer",
     "Trace",
+    "UntrustedCertificateError",
     "poll",
 ]

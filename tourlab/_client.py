@@ -18,6 +18,7 @@ from tourlab._errors import (
     LabError,
     RegistrationError,
     RestateUnreachableError,
+    UntrustedCertificateError,
 )
 from tourlab._http import prompt_transport
 from tourlab._model import (
@@ -81,16 +82,16 @@ def _message(response: httpx.Response) -> str:
         return response.text.strip()
 
 
-def _unreachable(url: str, error: httpx.TransportError) -> str:
-    """What went wrong between us and Restate at `url`, and what to do about it."""
+def unreachable(url: str, error: httpx.TransportError) -> RestateUnreachableError:
+    """The LabError for httpx's `error` on a request to Restate at `url`: what went wrong and what to do."""
     where = httpx.URL(url).copy_with(path="/", query=None)
     problem = str(error).strip() or type(error).__name__
     if "CERTIFICATE_VERIFY_FAILED" in problem:
-        return (
+        return UntrustedCertificateError(
             f"The certificate of Restate at {where} is not trusted here ({problem}). Point SSL_CERT_FILE "
             "at the CA that signed it, then re-run the chapter's first cell."
         )
-    return (
+    return RestateUnreachableError(
         f"Restate does not answer at {where} ({problem}). Is the server running? Re-run the chapter's "
         "first cell (it starts the lab again), or lab.restart_server()."
     )
@@ -138,7 +139,7 @@ class AdminIngressClient:
         except httpx.TransportError as error:
             if no_answer is not None and isinstance(error, httpx.ReadTimeout):
                 raise InvocationTimeoutError(no_answer, invocation_id=invocation_id) from None
-            raise RestateUnreachableError(_unreachable(url, error)) from None
+            raise unreachable(url, error) from None
 
     # -- invoking ---------------------------------------------------------------------------
 

@@ -23,7 +23,11 @@ class ServerStartError(LabError):
 
 
 class RestateUnreachableError(LabError):
-    """Restate did not answer: the server is down, restarting, or (for https) its certificate is not trusted."""
+    """Restate did not answer: the server is down or restarting, or cannot be reached."""
+
+
+class UntrustedCertificateError(RestateUnreachableError):
+    """An https Restate's certificate is not trusted here; waiting will not change that."""
 
 
 class ImageUnavailableError(ServerStartError):
