@@ -27,7 +27,7 @@ from tourlab._errors import (
     UntrustedCertificateError,
 )
 from tourlab._lab import Lab, Reloaded
-from tourlab._model import Deployment, Invocation, InvocationStatus, JournalEntry, Submission, Timer
+from tourlab._model import Deployment, Invocation, InvocationStatus, JournalEntry, StuckRelation, Submission, Timer
 from tourlab._tracing import Span, Trace
 from tourlab._wait import Polled, poll
 
@@ -53,6 +53,7 @@ __all__ = [
     "ServerStartError",
     "Span",
     "Stuck",
+    "StuckRelation",
     "Submission",
     "Timer",
     "Trace",
