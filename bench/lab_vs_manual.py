@@ -23,7 +23,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tourlab import PROJECT_ROOT, EmbeddedRestate, free_port, poll
+from tourlab import PROJECT_ROOT, poll
+from tourlab._ports import free_port
+from tourlab._runtimes import EmbeddedRestate
 
 _LAB_COLD_START = textwrap.dedent(
     """

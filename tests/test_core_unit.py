@@ -10,10 +10,20 @@ import httpx
 import pytest
 from support import RecordedRestate, recorded
 
-from tourlab import NO_ARG, Invocation, InvocationError, JournalEntry, Lab, LabError, RestateClient, poll, waiting_for
+from tourlab import (
+    Invocation,
+    InvocationError,
+    InvocationTimeoutError,
+    JournalEntry,
+    Lab,
+    LabError,
+    RestateUnreachableError,
+    poll,
+)
+from tourlab._client import NO_ARG, AdminIngressClient
 from tourlab._endpoint import Endpoint
 from tourlab._logs import EndpointLog
-from tourlab._model import parse_journal
+from tourlab._model import parse_journal, waiting_for
 from tourlab._runtimes.external import ExternalRestate
 from tourlab.panels import Dashboard, InvocationsPanel, JournalPanel, StatePanel, TimersPanel, TracePanel
 
@@ -37,8 +47,8 @@ def restate() -> RecordedRestate:
     )
 
 
-def client(answer: Callable[[httpx.Request], httpx.Response]) -> RestateClient:
-    return RestateClient("http://restate:9070", "http://restate:8080", transport=httpx.MockTransport(answer))
+def client(answer: Callable[[httpx.Request], httpx.Response]) -> AdminIngressClient:
+    return AdminIngressClient("http://restate:9070", "http://restate:8080", transport=httpx.MockTransport(answer))
 
 
 @pytest.fixture
@@ -156,6 +166,47 @@ def test_errors_say_what_happened():
     assert (raised.value.status_code, raised.value.invocation_id) == (500, "inv_1")
     with pytest.raises(LabError, match="must be JSON data"):
         api.send("CartObject", "Mary", "addTicket", {1, 2})
+
+
+def test_restate_down_is_a_lab_error_saying_what_to_do(offline_lab):
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    api = client(down)
+    for ask in (
+        lambda: api.call("CartObject", "Mary", "addTicket", "seat2B"),
+        lambda: api.send("CartObject", "Mary", "addTicket", "seat2B"),
+        lambda: api.attach("inv_1", timeout=1),
+        lambda: api.state("CartObject", "Mary"),
+        lambda: api.register("http://127.0.0.1:9080"),
+        lambda: api.cancel("inv_1"),
+    ):
+        with pytest.raises(RestateUnreachableError) as raised:
+            ask()
+        assert isinstance(raised.value, LabError)
+        assert "Restate does not answer at http://restate:" in str(raised.value)
+        assert "Connection refused" in str(raised.value)
+        assert "re-run the chapter's first cell" in str(raised.value).lower()
+        assert raised.value.__cause__ is None  # the message, not httpx's traceback
+    lab = offline_lab(down)
+    with pytest.raises(RestateUnreachableError, match=r"lab\.restart_server\(\)"):
+        lab.call("CartObject", "Mary", "addTicket", "seat2B")
+    with pytest.raises(RestateUnreachableError):
+        lab.state("CartObject", "Mary")
+
+
+def test_a_call_without_an_answer_in_time_is_an_invocation_timeout():
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    api = client(slow)
+    with pytest.raises(InvocationTimeoutError, match=r"CartObject/addTicket gave no answer within 2 s"):
+        api.call("CartObject", "Mary", "addTicket", "seat2B", timeout=2)
+    with pytest.raises(InvocationTimeoutError, match="inv_1 did not finish within 3 s") as raised:
+        api.attach("inv_1", timeout=3)
+    assert raised.value.invocation_id == "inv_1"
+    with pytest.raises(RestateUnreachableError, match="timed out"):  # a query is not waiting for a handler
+        api.query("SELECT 1")
 
 
 def test_calls_send_json_and_no_body_without_an_argument():

@@ -243,8 +243,9 @@ def test_shell_restate_command_reaches_the_kernels_server(lab: Lab, unique):
 
 @pytest.mark.parametrize("part", ["part1", "part4"])
 def test_each_part_runs_with_hypercorn_exactly_as_the_tour_says(part: str, unique):
-    from tourlab import EmbeddedRestate, RestateClient
+    from tourlab._client import AdminIngressClient
     from tourlab._ports import free_port
+    from tourlab._runtimes import EmbeddedRestate
 
     port = free_port()
     server = EmbeddedRestate()
@@ -255,7 +256,7 @@ def test_each_part_runs_with_hypercorn_exactly_as_the_tour_says(part: str, uniqu
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    client = RestateClient(server.admin_url, server.ingress_url)
+    client = AdminIngressClient(server.admin_url, server.ingress_url)
     try:
         _register_when_up(client, f"http://localhost:{port}")
         assert client.call("CartObject", "Mary", "addTicket", "seat2B") is True
@@ -267,8 +268,9 @@ def test_each_part_runs_with_hypercorn_exactly_as_the_tour_says(part: str, uniqu
 
 
 def test_learner_app_runs_with_the_hypercorn_config_file(unique):
-    from tourlab import EmbeddedRestate, RestateClient
+    from tourlab._client import AdminIngressClient
     from tourlab._ports import free_port
+    from tourlab._runtimes import EmbeddedRestate
 
     port = free_port()
     server = EmbeddedRestate()
@@ -288,7 +290,7 @@ def test_learner_app_runs_with_the_hypercorn_config_file(unique):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    client = RestateClient(server.admin_url, server.ingress_url)
+    client = AdminIngressClient(server.admin_url, server.ingress_url)
     try:
         answer = _register_when_up(client, f"http://127.0.0.1:{port}")
         assert {s["name"] for s in answer["services"]} == {"CartObject", "CheckoutService", "TicketObject"}

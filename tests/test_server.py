@@ -11,14 +11,17 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from support import eventually
 
-from tourlab import EmbeddedRestate, ServerNotInstalledError
-from tourlab._config import PROJECT_ROOT
+from tourlab import RestateUnreachableError, ServerNotInstalledError
+from tourlab._client import AdminIngressClient
+from tourlab._config import CLI_PACKAGE, PROJECT_ROOT, SERVER_PACKAGE, cli_binary, npm_binary, server_binary
 from tourlab._process import pid_alive
+from tourlab._runtimes import EmbeddedRestate, images
 from tourlab._runtimes.embedded import clean_stale_data_dirs
 
 
@@ -143,3 +146,61 @@ def test_interrupting_the_kernel_does_not_stop_the_server():
         owner.kill()
         owner.wait()
     assert eventually(lambda: not pid_alive(server_pid))
+
+
+def test_a_stopped_server_is_a_lab_error_saying_what_to_do():
+    server = EmbeddedRestate()
+    server.start()
+    client = AdminIngressClient(server.admin_url, server.ingress_url, timeout=5)
+    try:
+        assert client.invocations() == []  # it answers while it runs
+        server.stop()
+        with pytest.raises(RestateUnreachableError, match=r"does not answer at http://127\.0\.0\.1:.*first cell"):
+            client.call("CartObject", "Mary", "addTicket", "seat2B")
+        with pytest.raises(RestateUnreachableError, match="Connection refused"):
+            client.state("CartObject", "Mary")
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_the_server_and_cli_binaries_are_located_in_one_place(tmp_path: Path):
+    installed = npm_binary(SERVER_PACKAGE, "restate-server")
+    assert installed.is_file()  # ./course installs it
+    assert server_binary({}) == installed
+    assert server_binary({"RESTATE_SERVER_BIN": str(tmp_path / "mine")}) == tmp_path / "mine"
+    assert cli_binary({}) == npm_binary(CLI_PACKAGE, "restate")
+    # The Docker stand-in image takes the Linux binary from the same place.
+    assert images.restate_binary(PROJECT_ROOT) == npm_binary(SERVER_PACKAGE, "restate-server", system="Linux")
+    assert images.restate_binary(tmp_path) is None
+    with pytest.raises(ServerNotInstalledError, match="npm ci"):
+        images.build_restate(tmp_path, None)  # type: ignore[arg-type]
+
+
+def _settings(config: Any) -> dict[str, Any]:
+    """Every setting of a Hypercorn Config (`log` is the logger made from `errorlog` and `accesslog`)."""
+    kind = type(config)
+    names = [
+        name
+        for name in dir(kind)
+        if not name.startswith("_") and name != "log" and not callable(getattr(kind, name))
+        if not isinstance(getattr(kind, name), property) or getattr(kind, name).fget is not None
+    ]
+    return {name: getattr(config, name) for name in names}
+
+
+def test_the_endpoint_runs_with_the_hypercorn_config_file_except_the_bind():
+    from hypercorn.config import Config
+
+    from tourlab._endpoint import hypercorn_config
+
+    from_file = _settings(Config.from_toml(PROJECT_ROOT / "hypercorn-config.toml"))
+    endpoint = _settings(hypercorn_config("fd://7"))
+    assert len(endpoint) > 40
+    assert endpoint.pop("bind") == ["fd://7"]
+    assert from_file.pop("bind") == ["0.0.0.0:9080"]
+    assert endpoint.pop("errorlog").name == "hypercorn.error"  # to the endpoint log, not the kernel's stderr
+    assert from_file.pop("errorlog") == "-"
+    assert endpoint == from_file
+    # What Restate needs of Hypercorn: its long-lived HTTP/2 streams are never cut off.
+    assert endpoint["h2_max_concurrent_streams"] == endpoint["keep_alive_max_requests"] == 2**31 - 1

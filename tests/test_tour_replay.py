@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from support import eventually, recorded, save_rows
 
-from tourlab import EmbeddedRestate, InvocationError, Lab, RestateClient
+from tourlab import InvocationError, Lab
+from tourlab._client import AdminIngressClient
 from tourlab._config import PROJECT_ROOT
 from tourlab._endpoint import Endpoint
 from tourlab._loader import load_app
+from tourlab._runtimes import EmbeddedRestate
 
 #: Set to 1 to record the rows of the cases below as fixtures (tests/fixtures/restate_rows/).
 RECORD = os.environ.get("TOURLAB_RECORD_ROWS") == "1"
@@ -32,7 +34,7 @@ def module(name: str) -> ModuleType:
     return importlib.import_module(name)
 
 
-def row_of(client: RestateClient, invocation_id: str) -> dict[str, Any]:
+def row_of(client: AdminIngressClient, invocation_id: str) -> dict[str, Any]:
     return client.query(f"SELECT * FROM sys_invocation WHERE id = '{invocation_id}'")[0]
 
 
@@ -42,7 +44,7 @@ class ReplayingRestate:
 
     server: EmbeddedRestate
     endpoint: Endpoint
-    client: RestateClient
+    client: AdminIngressClient
 
     def serve(self, app_dir: str) -> None:
         self.endpoint.app.current = load_app(PROJECT_ROOT / app_dir).app
@@ -57,7 +59,7 @@ def replaying() -> Iterator[ReplayingRestate]:
     server.start()
     endpoint = Endpoint()
     endpoint.start()
-    client = RestateClient(server.admin_url, server.ingress_url, timeout=20)
+    client = AdminIngressClient(server.admin_url, server.ingress_url, timeout=20)
     try:
         yield ReplayingRestate(server, endpoint, client)
     finally:

@@ -11,10 +11,11 @@ import httpx
 import pytest
 from support import eventually, save_rows
 
-from tourlab import EmbeddedRestate, RestateClient
+from tourlab._client import AdminIngressClient
 from tourlab._config import PROJECT_ROOT, cli_binary
 from tourlab._endpoint import Endpoint
 from tourlab._loader import load_app
+from tourlab._runtimes import EmbeddedRestate
 
 ORDER = {"user_id": "Mary", "tickets": ["seat1", "seat2"]}
 V1_RECEIPT = {"version": "v1", "total": 80}
@@ -26,7 +27,7 @@ class Admin:
 
     def __init__(self, server: EmbeddedRestate) -> None:
         self.server = server
-        self.client = RestateClient(server.admin_url, server.ingress_url, timeout=20)
+        self.client = AdminIngressClient(server.admin_url, server.ingress_url, timeout=20)
         self.http = self.client.http
         self.endpoints: list[Endpoint] = []
 

@@ -5,77 +5,58 @@
 >>> lab.call("CartObject", "Mary", "addTicket", "seat2B")
 True
 
-Everything public is listed in ``__all__``; the ``tourlab._*`` modules are private, and the
-lab's own subpackages (``tourlab.panels``, ``tourlab.course``) use only what is listed here.
+``__all__`` is the public API: the `Lab`, the errors it raises, the values its methods return and
+`poll`. The ``tourlab._*`` modules are private; ``tests/test_architecture.py`` lists which of them
+the lab's own subpackages (``tourlab.course``, ``tourlab.panels``, ``tourlab.hub``) may use.
 """
 
-from tourlab._client import NO_ARG, RestateClient
-from tourlab._config import LAB_HOME, LOCAL_HOSTS, NODE_MODULES, PROJECT_ROOT
+from tourlab._config import PROJECT_ROOT
 from tourlab._diagnose import Stuck
 from tourlab._errors import (
     HandlerModuleError,
+    ImageBuildError,
+    ImageUnavailableError,
     InvocationError,
     InvocationTimeoutError,
     LabError,
     RegistrationError,
+    RestateUnreachableError,
     RuntimeUnavailableError,
     ServerNotInstalledError,
     ServerStartError,
+    UntrustedCertificateError,
 )
 from tourlab._lab import Lab, Reloaded
-from tourlab._model import (
-    ACTIVE_STATUSES,
-    Deployment,
-    Invocation,
-    JournalEntry,
-    Submission,
-    Timer,
-    failure_summary,
-    waiting_for,
-)
-from tourlab._ports import free_port
-from tourlab._runtimes import EmbeddedRestate, Runtime, RuntimeChoice, choose_runtime, create_runtime
-from tourlab._tracing import JaegerQuery, Span, SpanStore, Trace, TraceReceiver, TraceSource
+from tourlab._model import Deployment, Invocation, InvocationStatus, JournalEntry, StuckRelation, Submission, Timer
+from tourlab._tracing import Span, Trace
 from tourlab._wait import Polled, poll
 
 __all__ = [
-    "ACTIVE_STATUSES",
-    "LAB_HOME",
-    "LOCAL_HOSTS",
-    "NODE_MODULES",
-    "NO_ARG",
     "PROJECT_ROOT",
     "Deployment",
-    "EmbeddedRestate",
     "HandlerModuleError",
+    "ImageBuildError",
+    "ImageUnavailableError",
     "Invocation",
     "InvocationError",
+    "InvocationStatus",
     "InvocationTimeoutError",
-    "JaegerQuery",
     "JournalEntry",
     "Lab",
     "LabError",
     "Polled",
     "RegistrationError",
     "Reloaded",
-    "RestateClient",
-    "Runtime",
-    "RuntimeChoice",
+    "RestateUnreachableError",
     "RuntimeUnavailableError",
     "ServerNotInstalledError",
     "ServerStartError",
     "Span",
-    "SpanStore",
     "Stuck",
+    "StuckRelation",
     "Submission",
     "Timer",
     "Trace",
-    "TraceReceiver",
-    "TraceSource",
-    "choose_runtime",
-    "create_runtime",
-    "failure_summary",
-    "free_port",
+    "UntrustedCertificateError",
     "poll",
-    "waiting_for",
 ]

@@ -12,11 +12,19 @@ from urllib.parse import quote
 
 import httpx
 
-from tourlab._errors import InvocationError, InvocationTimeoutError, LabError, RegistrationError
+from tourlab._errors import (
+    InvocationError,
+    InvocationTimeoutError,
+    LabError,
+    RegistrationError,
+    RestateUnreachableError,
+    UntrustedCertificateError,
+)
 from tourlab._http import prompt_transport
 from tourlab._model import (
     Deployment,
     Invocation,
+    InvocationStatus,
     JournalEntry,
     Submission,
     Timer,
@@ -74,10 +82,27 @@ def _message(response: httpx.Response) -> str:
         return response.text.strip()
 
 
-class RestateClient:
-    """Calls through the ingress and introspection through the admin API.
+def unreachable(url: str, error: httpx.TransportError) -> RestateUnreachableError:
+    """The LabError for httpx's `error` on a request to Restate at `url`: what went wrong and what to do."""
+    where = httpx.URL(url).copy_with(path="/", query=None)
+    problem = str(error).strip() or type(error).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in problem:
+        return UntrustedCertificateError(
+            f"The certificate of Restate at {where} is not trusted here ({problem}). Point SSL_CERT_FILE "
+            "at the CA that signed it, then re-run the chapter's first cell."
+        )
+    return RestateUnreachableError(
+        f"Restate does not answer at {where} ({problem}). Is the server running? Re-run the chapter's "
+        "first cell (it starts the lab again), or lab.restart_server()."
+    )
 
-    >>> client = RestateClient("http://127.0.0.1:9070", "http://127.0.0.1:8080")
+
+class AdminIngressClient:
+    """Calls through Restate's ingress and introspection through its admin API.
+
+    Every request goes through `_request`, the one place httpx's failures become LabErrors.
+
+    >>> client = AdminIngressClient("http://127.0.0.1:9070", "http://127.0.0.1:8080")
     >>> client.call("CartObject", "Mary", "addTicket", "seat2B")
     True
     """
@@ -100,6 +125,22 @@ class RestateClient:
     def close(self) -> None:
         self.http.close()
 
+    def _request(
+        self, method: str, url: str, *, no_answer: str | None = None, invocation_id: str | None = None, **options: Any
+    ) -> httpx.Response:
+        """`self.http.request`, with httpx's failures turned into LabErrors (here only).
+
+        A request that reached Restate but got no answer within its timeout raises
+        InvocationTimeoutError(`no_answer`) when the caller waits for a handler; any other
+        transport failure means Restate is unreachable.
+        """
+        try:
+            return self.http.request(method, url, **options)
+        except httpx.TransportError as error:
+            if no_answer is not None and isinstance(error, httpx.ReadTimeout):
+                raise InvocationTimeoutError(no_answer, invocation_id=invocation_id) from None
+            raise unreachable(url, error) from None
+
     # -- invoking ---------------------------------------------------------------------------
 
     def call(
@@ -115,13 +156,14 @@ class RestateClient:
         """Invoke a handler and wait for its result (request-response through the ingress)."""
         url = self.ingress_url + target_path(service, key, handler)
         wait = timeout if timeout is not None else self.timeout
-        try:
-            response = self.http.post(url, **self._body(arg, idempotency_key), timeout=wait)
-        except httpx.TimeoutException:
-            raise InvocationTimeoutError(
-                f"{service}/{handler} gave no answer within {wait:g} s. Restate is probably retrying a "
-                "failing handler: look at lab.invocations() and the endpoint log (lab.logs())."
-            ) from None
+        response = self._request(
+            "POST",
+            url,
+            **self._body(arg, idempotency_key),
+            timeout=wait,
+            no_answer=f"{service}/{handler} gave no answer within {wait:g} s. Restate is probably retrying a "
+            "failing handler: look at lab.invocations() and the endpoint log (lab.logs()).",
+        )
         self.last_invocation_id = response.headers.get("x-restate-id")
         return self._result(response, f"{service}/{handler}")
 
@@ -137,7 +179,7 @@ class RestateClient:
     ) -> str:
         """Invoke a handler one-way (optionally after `delay`); returns the invocation id."""
         url = self.ingress_url + target_path(service, key, handler) + "/send"
-        response = self.http.post(url, params=_delay_param(delay), **self._body(arg, idempotency_key))
+        response = self._request("POST", url, params=_delay_param(delay), **self._body(arg, idempotency_key))
         body = self._result(response, f"{service}/{handler}/send")
         invocation_id = str(body["invocationId"])
         self.last_invocation_id = invocation_id
@@ -148,7 +190,7 @@ class RestateClient:
     ) -> Submission:
         """Start a workflow's run for `key`; a second submit of the same key answers ``PreviouslyAccepted``."""
         url = self.ingress_url + target_path(workflow, key, "run") + "/send"
-        response = self.http.post(url, params=_delay_param(delay), **self._body(arg, None))
+        response = self._request("POST", url, params=_delay_param(delay), **self._body(arg, None))
         body = self._result(response, f"{workflow}/{key}/run/send")
         self.last_invocation_id = str(body["invocationId"])
         return Submission(self.last_invocation_id, str(body.get("status", "")))
@@ -165,12 +207,13 @@ class RestateClient:
 
         Returns its result; InvocationError if it failed; InvocationTimeoutError if it is still going.
         """
-        try:
-            response = self.http.get(self._result_url(handle, "attach"), timeout=timeout)
-        except httpx.TimeoutException:
-            raise InvocationTimeoutError(
-                f"{handle} did not finish within {timeout:g} s.", invocation_id=handle
-            ) from None
+        response = self._request(
+            "GET",
+            self._result_url(handle, "attach"),
+            timeout=timeout,
+            no_answer=f"{handle} did not finish within {timeout:g} s.",
+            invocation_id=handle,
+        )
         return self._result(response, handle)
 
     def output(self, handle: str) -> Any:
@@ -178,17 +221,17 @@ class RestateClient:
 
         InvocationError if it failed or has not finished yet (HTTP 470).
         """
-        return self._result(self.http.get(self._result_url(handle, "output")), f"the output of {handle}")
+        return self._result(self._request("GET", self._result_url(handle, "output")), f"the output of {handle}")
 
     def resolve_awakeable(self, awakeable_id: str, value: Any = NO_ARG) -> None:
         """Complete an awakeable from outside, with a value: what an external system's callback does."""
         url = f"{self.ingress_url}/restate/awakeables/{quote(awakeable_id, safe='')}/resolve"
-        self._result(self.http.post(url, **self._body(value, None)), f"resolve {awakeable_id}")
+        self._result(self._request("POST", url, **self._body(value, None)), f"resolve {awakeable_id}")
 
     def reject_awakeable(self, awakeable_id: str, reason: str) -> None:
         """Fail an awakeable from outside: the waiting handler gets a TerminalError with `reason`."""
         url = f"{self.ingress_url}/restate/awakeables/{quote(awakeable_id, safe='')}/reject"
-        response = self.http.post(url, content=reason.encode(), headers={"content-type": "text/plain"})
+        response = self._request("POST", url, content=reason.encode(), headers={"content-type": "text/plain"})
         self._result(response, f"reject {awakeable_id}")
 
     @staticmethod
@@ -222,8 +265,8 @@ class RestateClient:
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Run SQL against Restate's introspection tables (the admin ``/query`` API)."""
-        response = self.http.post(
-            f"{self.admin_url}/query", json={"query": sql}, headers={"accept": "application/json"}
+        response = self._request(
+            "POST", f"{self.admin_url}/query", json={"query": sql}, headers={"accept": "application/json"}
         )
         if not response.is_success:
             raise LabError(f"Restate rejected the query ({response.status_code}): {response.text.strip()}")
@@ -298,7 +341,8 @@ class RestateClient:
     def set_state(self, service: str, key: str, values: dict[str, Any]) -> None:
         """Replace the K/V state of one Virtual Object key (what ``restate kv edit`` does)."""
         new_state = {name: list(json.dumps(value).encode()) for name, value in values.items()}
-        response = self.http.post(
+        response = self._request(
+            "POST",
             f"{self.admin_url}/services/{quote(service, safe='')}/state",
             json={"object_key": key, "new_state": new_state},
         )
@@ -357,7 +401,9 @@ class RestateClient:
             if entry.kind == "Sleep" and not entry.completed
         ]
 
-    def wait_for(self, invocation_id: str, statuses: tuple[str, ...] = ("completed",), *, timeout: float) -> Invocation:
+    def wait_for(
+        self, invocation_id: str, statuses: tuple[InvocationStatus, ...] = ("completed",), *, timeout: float
+    ) -> Invocation:
         """Poll until the invocation reaches one of `statuses`; returns it."""
         polled = poll(
             lambda: self.invocation(invocation_id),
@@ -391,7 +437,7 @@ class RestateClient:
 
     def _manage(self, invocation_id: str, action: str) -> None:
         url = f"{self.admin_url}/invocations/{quote(invocation_id, safe='')}/{action}"
-        response = self.http.patch(url)
+        response = self._request("PATCH", url)
         if not response.is_success:
             raise LabError(f"Could not {action} {invocation_id} ({response.status_code}): {response.text.strip()}")
 
@@ -401,7 +447,7 @@ class RestateClient:
         ``force`` replaces what is registered at that URI (the lab's hot reload); without it a
         new URI becomes a new deployment next to the old ones (a new version, in production).
         """
-        response = self.http.post(f"{self.admin_url}/deployments", json={"uri": uri, "force": force})
+        response = self._request("POST", f"{self.admin_url}/deployments", json={"uri": uri, "force": force})
         if not response.is_success:
             raise RegistrationError(
                 f"Restate refused the endpoint {uri} ({response.status_code}): "
@@ -411,7 +457,7 @@ class RestateClient:
 
     def deployments(self) -> list[Deployment]:
         """Every registered deployment, newest first, with its unfinished pinned invocations."""
-        response = self.http.get(f"{self.admin_url}/deployments")
+        response = self._request("GET", f"{self.admin_url}/deployments")
         if not response.is_success:
             raise LabError(f"Restate did not list its deployments ({response.status_code}): {_message(response)}")
         rows = self.query(
@@ -441,6 +487,6 @@ class RestateClient:
     def remove_deployment(self, deployment_id: str) -> None:
         """Delete a deployment from Restate's registry (1.7 only deletes with ``force``)."""
         url = f"{self.admin_url}/deployments/{quote(deployment_id, safe='')}"
-        response = self.http.delete(url, params={"force": "true"})
+        response = self._request("DELETE", url, params={"force": "true"})
         if not response.is_success:
             raise LabError(f"Restate did not remove {deployment_id} ({response.status_code}): {_message(response)}")

@@ -1,4 +1,8 @@
-"""Single source of truth for versions, paths and tunables of the lab."""
+"""Single source of truth for versions, paths and tunables of the lab.
+
+Standard library only: ``images/build_images.py`` loads this file by path (through
+``tourlab/_runtimes/images.py``) where tourlab's dependencies are not installed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import os
 import platform
 import shutil
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -46,8 +51,8 @@ SERVER_ENV = {
 #: (what restate-sdk's test harness does). Flushes out non-determinism on the first call.
 ALWAYS_REPLAY_ENV = {"RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT": "0s"}
 
-#: Hypercorn settings for the endpoint: Restate keeps long HTTP/2 streams open.
-H2_MAX_CONCURRENT_STREAMS = 2**31 - 1
+#: Hypercorn's settings, for the lab's endpoint and for ``python -m hypercorn --config`` alike.
+HYPERCORN_CONFIG = PROJECT_ROOT / "hypercorn-config.toml"
 
 
 @cache
@@ -62,29 +67,37 @@ def docker_image() -> str:
     return f"{DOCKER_IMAGE_REPO}:{restate_version()}"
 
 
-def _platform_suffix() -> str:
-    system = {"Linux": "linux", "Darwin": "darwin", "Windows": "win32"}.get(platform.system(), "")
+def native_package(package: str, system: str | None = None) -> str:
+    """The npm package holding `package`'s native binary for `system` (``platform.system()``) on this
+    machine's architecture: ``@restatedev/restate-server-linux-x64``."""
+    system = system or platform.system()
+    os_name = {"Linux": "linux", "Darwin": "darwin", "Windows": "win32"}.get(system, system.lower())
     machine = platform.machine().lower()
     arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
-    return f"{system}-{arch}"
+    return f"{package}-{os_name}-{arch}"
 
 
-def _native_binary(package: str, name: str, env_var: str) -> Path | None:
-    override = os.environ.get(env_var)
+def npm_binary(package: str, name: str, *, system: str | None = None, root: Path = PROJECT_ROOT) -> Path:
+    """Where ``npm ci`` in `root` puts the native binary `name` of `package` (it may not be there)."""
+    return root / "node_modules" / native_package(package, system) / "bin" / name
+
+
+def _installed(package: str, name: str, env_var: str, env: Mapping[str, str] | None) -> Path | None:
+    override = (os.environ if env is None else env).get(env_var)
     if override:
         return Path(override)
-    candidate = NODE_MODULES / f"{package}-{_platform_suffix()}" / "bin" / name
+    candidate = npm_binary(package, name)
     if candidate.is_file():
         return candidate
     found = shutil.which(name)
     return Path(found) if found else None
 
 
-def server_binary() -> Path | None:
-    """The restate-server executable: $RESTATE_SERVER_BIN, the npm package, or PATH."""
-    return _native_binary(SERVER_PACKAGE, "restate-server", "RESTATE_SERVER_BIN")
+def server_binary(env: Mapping[str, str] | None = None) -> Path | None:
+    """The restate-server executable: $RESTATE_SERVER_BIN (of `env`, default os.environ), the npm package, or PATH."""
+    return _installed(SERVER_PACKAGE, "restate-server", "RESTATE_SERVER_BIN", env)
 
 
-def cli_binary() -> Path | None:
-    """The restate CLI executable: $RESTATE_CLI_BIN, the npm package, or PATH."""
-    return _native_binary(CLI_PACKAGE, "restate", "RESTATE_CLI_BIN")
+def cli_binary(env: Mapping[str, str] | None = None) -> Path | None:
+    """The restate CLI executable: $RESTATE_CLI_BIN (of `env`, default os.environ), the npm package, or PATH."""
+    return _installed(CLI_PACKAGE, "restate", "RESTATE_CLI_BIN", env)

@@ -10,13 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tourlab._client import RestateClient
-from tourlab._model import Invocation
+from tourlab._client import AdminIngressClient
+from tourlab._model import FAILING_STATUSES, HOLDING_STATUSES, QUEUED_STATUSES, Invocation, StuckRelation
 
-#: An invocation in one of these is waiting for its turn on its key.
-_QUEUED = frozenset({"pending", "inboxed", "ready"})
-#: An invocation in one of these holds its Virtual Object key.
-_HOLDING = ("running", "backing-off", "suspended", "paused")
 _MAX_DEPTH = 8
 #: Failures that often go away by themselves (a network or a provider having a bad moment).
 _TRANSIENT = re.compile(r"ConnectionError|TimeoutError|Timeout|cannot reach|unreachable|temporar", re.IGNORECASE)
@@ -29,7 +25,7 @@ class Stuck:
     asked: Invocation
     culprit: Invocation
     #: How `asked` depends on `culprit`: "itself", "calls", "waits for the key" or "deadlock".
-    relation: str
+    relation: StuckRelation
 
     @property
     def transient(self) -> bool:
@@ -64,19 +60,19 @@ class Stuck:
         )
 
 
-def why_stuck(client: RestateClient, invocation: Invocation) -> Stuck | None:
+def why_stuck(client: AdminIngressClient, invocation: Invocation) -> Stuck | None:
     """The failing invocation that keeps `invocation` from finishing, or None if nothing fails."""
     return _follow(client, invocation, invocation, ())
 
 
-def _follow(client: RestateClient, asked: Invocation, current: Invocation, chain: tuple[str, ...]) -> Stuck | None:
+def _follow(client: AdminIngressClient, asked: Invocation, current: Invocation, chain: tuple[str, ...]) -> Stuck | None:
     """Follow `current` (on behalf of `asked`) through callees and key holders; `chain` is the way so far."""
-    if current.status in ("backing-off", "paused") or (current.status == "running" and current.last_failure):
+    if current.status in FAILING_STATUSES or (current.status == "running" and current.last_failure):
         return Stuck(asked, current, "itself" if current.id == asked.id else "calls")
     if len(chain) >= _MAX_DEPTH:
         return None
     chain = (*chain, current.id)
-    if current.status in _QUEUED:
+    if current.status in QUEUED_STATUSES:
         return _behind_the_key(client, asked, current, chain)
     if current.status in ("running", "suspended"):
         for entry in client.journal(current.id):
@@ -89,7 +85,7 @@ def _follow(client: RestateClient, asked: Invocation, current: Invocation, chain
 
 
 def _behind_the_key(
-    client: RestateClient, asked: Invocation, queued: Invocation, chain: tuple[str, ...]
+    client: AdminIngressClient, asked: Invocation, queued: Invocation, chain: tuple[str, ...]
 ) -> Stuck | None:
     """Why the holder of the key `queued` waits for does not let go (a holder in `chain`: a deadlock)."""
     holder = _key_holder(client, queued)
@@ -103,7 +99,7 @@ def _behind_the_key(
     return Stuck(asked, found.culprit, "waits for the key")
 
 
-def _key_holder(client: RestateClient, queued: Invocation) -> Invocation | None:
+def _key_holder(client: AdminIngressClient, queued: Invocation) -> Invocation | None:
     """The invocation holding the Virtual Object key `queued` waits for (None for services)."""
     parts = queued.target.split("/")
     if len(parts) != 3:  # Service/handler: no key to wait for
@@ -112,6 +108,6 @@ def _key_holder(client: RestateClient, queued: Invocation) -> Invocation | None:
     holders = [
         inv
         for inv in client.invocations(target=f"{service}/{key}/", limit=50)
-        if inv.id != queued.id and inv.status in _HOLDING and inv.target.split("/")[1] == key
+        if inv.id != queued.id and inv.status in HOLDING_STATUSES and inv.target.split("/")[1] == key
     ]
     return min(holders, key=lambda inv: inv.created_at or "", default=None)

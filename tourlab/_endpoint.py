@@ -73,6 +73,18 @@ async def _accept_lifespan(receive: Any, send: Any) -> None:
             return
 
 
+def hypercorn_config(bind: str) -> Config:
+    """The settings of ``hypercorn-config.toml`` (what ``python -m hypercorn --config`` runs with), serving `bind`.
+
+    Besides the bind, only where the error log goes differs: to the endpoint log (see tourlab._logs),
+    not the kernel's stderr, which would show it in whichever cell runs.
+    """
+    config = Config.from_toml(_config.HYPERCORN_CONFIG)
+    config.bind = [bind]
+    config.errorlog = logging.getLogger("hypercorn.error")
+    return config
+
+
 class Endpoint:
     """Hypercorn serving a SwappableApp on one port for the life of the kernel.
 
@@ -109,13 +121,7 @@ class Endpoint:
                 "Stop the program using it, or start a new lab (Lab.start picks a free port)."
             ) from None
         self.port = sock.getsockname()[1]
-        config = Config()
-        config.bind = [f"fd://{sock.detach()}"]
-        config.h2_max_concurrent_streams = _config.H2_MAX_CONCURRENT_STREAMS
-        config.keep_alive_max_requests = _config.H2_MAX_CONCURRENT_STREAMS
-        config.graceful_timeout = 0.5
-        config.accesslog = None
-        config.errorlog = logging.getLogger("hypercorn.error")  # routed to the endpoint log
+        config = hypercorn_config(f"fd://{sock.detach()}")
         ready = threading.Event()
         self._failure = None
         self._thread = threading.Thread(

@@ -1,4 +1,7 @@
-"""Exceptions the lab raises; each message says what happened and what to do."""
+"""Exceptions the lab raises; each message says what happened and what to do.
+
+Standard library only: ``images/build_images.py`` loads this file by path (through images.py).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,22 @@ class ServerNotInstalledError(LabError):
 
 class ServerStartError(LabError):
     """The Restate server did not come up."""
+
+
+class RestateUnreachableError(LabError):
+    """Restate did not answer: the server is down or restarting, or cannot be reached."""
+
+
+class UntrustedCertificateError(RestateUnreachableError):
+    """An https Restate's certificate is not trusted here; waiting will not change that."""
+
+
+class ImageUnavailableError(ServerStartError):
+    """No Restate image for Docker: the official one cannot be pulled and no local stand-in can be built."""
+
+
+class ImageBuildError(ServerStartError):
+    """``docker build`` of a local stand-in image failed."""
 
 
 class RuntimeUnavailableError(LabError):

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from tourlab import _config
-from tourlab._client import NO_ARG, RestateClient
+from tourlab._client import NO_ARG, AdminIngressClient
 from tourlab._diagnose import Stuck, why_stuck
 from tourlab._errors import InvocationError, InvocationTimeoutError, LabError
 from tourlab._logs import EndpointLog, tail
-from tourlab._model import Deployment, Invocation, JournalEntry, Submission, Timer, waiting_for
+from tourlab._model import Deployment, Invocation, InvocationStatus, JournalEntry, Submission, Timer, waiting_for
 from tourlab._runtimes import EXPORTED_MARKER, Runtime, choose_runtime, create_runtime, restate_ui_url
 from tourlab._tracing import JaegerQuery, Trace, TraceReceiver, TraceSource
 from tourlab._wait import poll
@@ -86,7 +86,7 @@ class Lab:
         self.runtime = runtime
         self.endpoint = endpoint
         self.endpoint_log = log
-        self.client = RestateClient(runtime.admin_url, runtime.ingress_url, transport=transport)
+        self.client = AdminIngressClient(runtime.admin_url, runtime.ingress_url, transport=transport)
         #: Where this lab reads traces (None: tracing is off, ``tracing_problem`` says why).
         self.traces = traces
         self.tracing_problem = tracing_problem
@@ -454,7 +454,9 @@ class Lab:
         """SQL over Restate's introspection tables."""
         return self.client.query(sql)
 
-    def wait_for(self, invocation_id: str | None = None, *statuses: str, timeout: float = 30.0) -> Invocation:
+    def wait_for(
+        self, invocation_id: str | None = None, *statuses: InvocationStatus, timeout: float = 30.0
+    ) -> Invocation:
         """Wait until an invocation reaches a status (default: completed)."""
         return self.client.wait_for(self._id(invocation_id), statuses or ("completed",), timeout=timeout)
 

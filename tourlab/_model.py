@@ -7,10 +7,25 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Literal
 
+#: The ``status`` of a row of ``sys_invocation``.
+InvocationStatus = Literal[
+    "pending", "scheduled", "inboxed", "ready", "running", "backing-off", "suspended", "paused", "completed"
+]
 #: Statuses of an invocation that has not finished yet and may still change by itself.
-ACTIVE_STATUSES = frozenset({"pending", "ready", "running", "backing-off", "inboxed", "suspended"})
+ACTIVE_STATUSES: frozenset[InvocationStatus] = frozenset(
+    {"pending", "ready", "running", "backing-off", "inboxed", "suspended"}
+)
+#: An invocation in one of these is waiting for its turn on its Virtual Object key.
+QUEUED_STATUSES: frozenset[InvocationStatus] = frozenset({"pending", "inboxed", "ready"})
+#: An invocation in one of these holds its Virtual Object key.
+HOLDING_STATUSES: frozenset[InvocationStatus] = frozenset({"running", "backing-off", "suspended", "paused"})
+#: Its last attempt failed: Restate retries it later (backing-off) or waits for lab.resume() (paused).
+FAILING_STATUSES: frozenset[InvocationStatus] = frozenset({"backing-off", "paused"})
+
+#: How an invocation that cannot finish depends on the failing one (see ``tourlab._diagnose.Stuck``).
+StuckRelation = Literal["itself", "calls", "waits for the key", "deadlock"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +34,7 @@ class Invocation:
 
     id: str
     target: str
-    status: str
+    status: InvocationStatus
     retry_count: int = 0
     last_failure: str | None = None
     trace_id: str | None = None
@@ -225,7 +240,7 @@ _WAITS = {"Call": "a call to {target}", "GetPromise": "promise '{name}'", "Sleep
 
 def waiting_for(invocation: Invocation, entries: list[JournalEntry]) -> str | None:
     """What an unfinished invocation waits for, in words (None when it is done or just running)."""
-    if invocation.status in ("pending", "inboxed", "ready"):
+    if invocation.status in QUEUED_STATUSES:
         return f"its turn on {invocation.target.rsplit('/', 1)[0]}"
     if invocation.status == "scheduled":
         return "its start time"

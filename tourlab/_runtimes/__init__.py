@@ -109,8 +109,7 @@ def _external(env: Mapping[str, str]) -> RuntimeChoice | None:
 
 def _embedded_binary(env: Mapping[str, str]) -> Path | None:
     """The restate-server binary `env` points at (``RESTATE_SERVER_BIN``), else the installed one."""
-    override = env.get("RESTATE_SERVER_BIN")
-    found = Path(override) if override else _config.server_binary()
+    found = _config.server_binary(env)
     return found if found is not None and found.is_file() else None
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import httpx
 
+from tourlab._client import unreachable
+from tourlab._errors import UntrustedCertificateError
 from tourlab._http import prompt_transport
 from tourlab._wait import poll
 
@@ -27,6 +29,9 @@ def readiness_problem(http: httpx.Client, admin_url: str, ingress_url: str) -> s
         try:
             status = http.request(method, url, json=body).status_code
         except httpx.HTTPError as error:
+            failure = unreachable(url, error) if isinstance(error, httpx.TransportError) else None
+            if isinstance(failure, UntrustedCertificateError):  # no retry will make it trusted
+                raise failure from None
             return f"{url}: {type(error).__name__}"
         if status != 200:
             return f"{url}: HTTP {status}"

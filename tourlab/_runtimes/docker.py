@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 
 from tourlab import _config
-from tourlab._errors import ServerStartError
+from tourlab._errors import LabError, ServerStartError
 from tourlab._ports import free_port
 from tourlab._runtimes import images
 from tourlab._runtimes._readiness import wait_until_ready
@@ -344,8 +344,8 @@ class DockerRestate:
                 state_dir=_config.LAB_HOME / "docker",
                 log=_log.info,
             )
-        except RuntimeError as error:
-            raise ServerStartError(f"No Restate image for Docker: {error}") from None
+        except LabError as error:  # images.py's: ImageUnavailableError, ImageBuildError
+            raise type(error)(f"No Restate image for Docker: {error}") from None
 
     def _run_container(self) -> None:
         from testcontainers.core.container import DockerContainer

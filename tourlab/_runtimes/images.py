@@ -1,7 +1,8 @@
 """Which Restate image a container runs: the pinned official one, or a clearly named local stand-in.
 
 Shared by the Docker runtime and ``images/build_images.py``. That script loads this file by path,
-so it needs nothing but the standard library and the ``docker`` command line: no tourlab import.
+so it needs nothing but the standard library and the ``docker`` command line: the two tourlab
+modules it uses, ``_config`` and ``_errors``, are standard library only and loaded by path there too.
 
 The stand-in ``tourlab-local/restate:<version>`` is the pinned npm ``restate-server`` (static-pie)
 on an empty image with a CA bundle. It is built only where the official image can neither be found
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
-import platform
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +25,26 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+
+def _core(name: str) -> ModuleType:
+    """``tourlab.<name>``; by path when images/build_images.py loaded this file without the package."""
+    if __package__:
+        return importlib.import_module(f"tourlab.{name}")
+    spec = importlib.util.spec_from_file_location(f"tourlab_{name}", Path(__file__).resolve().parents[1] / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from tourlab import _config, _errors
+else:
+    _config, _errors = _core("_config"), _core("_errors")
 
 LOCAL = "tourlab-local"
 LABEL = "org.restate-tour-lab"
@@ -110,12 +132,14 @@ def ensure(stand_in: StandIn, build: Callable[[StandIn], None], log: Log = _quie
 
 
 def docker_build(stand_in: StandIn, dockerfile: Path, context: Path, *args: str, quiet: bool = False) -> None:
-    """``docker build`` `stand_in` with its labels; raises RuntimeError with docker's words if it fails."""
+    """``docker build`` `stand_in` with its labels; raises ImageBuildError with docker's words if it fails."""
     labels = [flag for item in stand_in.labels().items() for flag in ("--label", "=".join(item))]
     command = ["docker", "build", "-f", str(dockerfile), *labels, *args, "-t", stand_in.image, str(context)]
     built = subprocess.run(command, capture_output=quiet, text=True, check=False)
     if built.returncode != 0:
-        raise RuntimeError(f"docker build of {stand_in.image} failed: {(built.stderr or '').strip()[-2000:]}")
+        raise _errors.ImageBuildError(
+            f"docker build of {stand_in.image} failed: {(built.stderr or '').strip()[-2000:]}"
+        )
 
 
 @contextlib.contextmanager
@@ -136,19 +160,14 @@ def build_lock(root: Path) -> Iterator[None]:
 # -- Restate ----------------------------------------------------------------------------------------
 
 
-def _npm_arch() -> str:
-    machine = platform.machine().lower()
-    return {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
-
-
 def restate_package(root: Path) -> str:
-    """The npm package holding the Linux restate-server for this machine's architecture."""
-    return f"@restatedev/restate-server-linux-{_npm_arch()}"
+    """The npm package holding the Linux restate-server (what a container runs) for this machine's architecture."""
+    return _config.native_package(_config.SERVER_PACKAGE, "Linux")
 
 
 def restate_binary(root: Path) -> Path | None:
-    """The pinned Linux restate-server installed by ``npm ci``, if it is there."""
-    binary = root / "node_modules" / restate_package(root) / "bin" / "restate-server"
+    """The pinned Linux restate-server installed by ``npm ci`` in `root`, if it is there."""
+    binary = _config.npm_binary(_config.SERVER_PACKAGE, "restate-server", system="Linux", root=root)
     return binary if binary.is_file() else None
 
 
@@ -176,9 +195,13 @@ def build_restate(root: Path, stand_in: StandIn, *, quiet: bool = False) -> None
     """Build the Restate stand-in: the npm binary, the host's CA bundle and a writable /tmp."""
     binary = restate_binary(root)
     if binary is None:
-        raise RuntimeError(f"the pinned restate-server is not installed under {root / 'node_modules'} (npm ci)")
+        raise _errors.ServerNotInstalledError(
+            f"the pinned restate-server is not installed under {root / 'node_modules'}: run  cd {root} && npm ci"
+        )
     if not HOST_CA_BUNDLE.is_file():
-        raise RuntimeError(f"no CA bundle at {HOST_CA_BUNDLE}: restate-server needs one (NativeCertsNotFound)")
+        raise _errors.ImageBuildError(
+            f"no CA bundle at {HOST_CA_BUNDLE}: restate-server needs one (NativeCertsNotFound)"
+        )
     with tempfile.TemporaryDirectory(prefix="tourlab-restate-") as tmp:
         context = Path(tmp)
         try:
@@ -207,7 +230,7 @@ def choose_restate_image(
     """The official image if it is here or can be pulled, else the local stand-in (built if needed).
 
     A failed pull is remembered in `state_dir` for ``PULL_RETRY_AFTER`` seconds, so kernels that
-    start meanwhile do not ask the registry again. Raises RuntimeError when neither can be had.
+    start meanwhile do not ask the registry again. Raises ImageUnavailableError when neither can be had.
     """
     if image_present(official):
         return ImageChoice(official, official=True, note=f"{official} (official image)")
@@ -224,7 +247,7 @@ def choose_restate_image(
             marker.write_text(json.dumps({"image": official, "problem": problem, "at": time.time()}))
         stand_in = restate_stand_in(root, version, official)
         if stand_in is None:
-            raise RuntimeError(
+            raise _errors.ImageUnavailableError(
                 f"{official} cannot be pulled ({problem}) and no local stand-in can be built without the "
                 f"pinned restate-server: run  cd {root} && npm ci"
             )

@@ -34,19 +34,10 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 from tour.auxiliary import email_client, payment_client
-from tourlab import (
-    NO_ARG,
-    PROJECT_ROOT,
-    EmbeddedRestate,
-    Invocation,
-    InvocationError,
-    JournalEntry,
-    Lab,
-    LabError,
-    RestateClient,
-    Stuck,
-    poll,
-)
+from tourlab import PROJECT_ROOT, Invocation, InvocationError, JournalEntry, Lab, LabError, Stuck, poll
+from tourlab._client import NO_ARG, AdminIngressClient
+from tourlab._model import FAILING_STATUSES
+from tourlab._runtimes import EmbeddedRestate
 from tourlab.course.exercises import Exercise, find_exercise
 from tourlab.course.workspace import relative_imports
 
@@ -209,7 +200,7 @@ def error_hint(error_text: str | None) -> str | None:
 # -- driving the learner's handlers ---------------------------------------------------------------
 
 _CALLS = ("Command: Call", "Command: OneWayCall")
-_FAILING = ("backing-off", "paused")
+_FAILING = FAILING_STATUSES
 #: How long a check waits before asking Restate what blocks an invocation, and how often after that.
 _DIAGNOSE_AFTER = 0.15
 _DIAGNOSE_EVERY = 0.25
@@ -993,7 +984,7 @@ _TICKET_PRICE = 40
 
 
 @contextlib.contextmanager
-def replaying_restate(lab: Lab) -> Iterator[RestateClient]:
+def replaying_restate(lab: Lab) -> Iterator[AdminIngressClient]:
     """A second, throwaway Restate serving the lab's endpoint, which replays the handler at every step.
 
     It suspends every invocation at each suspension point (``ctx.run``, a call, a sleep), so the
@@ -1005,7 +996,7 @@ def replaying_restate(lab: Lab) -> Iterator[RestateClient]:
 
     server = EmbeddedRestate(extra_env={**ALWAYS_REPLAY_ENV, **FAIL_FAST_ENV})
     server.start()
-    client = RestateClient(server.admin_url, server.ingress_url, timeout=20)
+    client = AdminIngressClient(server.admin_url, server.ingress_url, timeout=20)
     try:
         # Reach the endpoint where it listens (loopback, a Docker bridge, or every interface).
         host = lab.runtime.bind_host if lab.runtime.bind_host not in ("0.0.0.0", "::") else "127.0.0.1"
@@ -1025,7 +1016,7 @@ class _Orders:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _place_orders(client: RestateClient) -> _Orders:
+def _place_orders(client: AdminIngressClient) -> _Orders:
     placed = _Orders()
     for number in range(REPLAY_ORDERS):
         order = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tourlab import LAB_HOME
+from tourlab._config import LAB_HOME
 from tourlab.course.exercises import EXERCISES
 from tourlab.course.sections import SECTIONS
 

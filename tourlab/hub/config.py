@@ -26,7 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tourlab import NODE_MODULES, PROJECT_ROOT
+from tourlab import PROJECT_ROOT
+from tourlab._config import CLI_PACKAGE, NODE_MODULES, SERVER_PACKAGE, npm_binary
 from tourlab.hub.gradebook import POST_SCOPE, READ_SCOPE, SERVICE_NAME, load_exercises
 from tourlab.hub.settings import HubSettings
 
@@ -57,7 +58,8 @@ LOGIN_NOTE = (
 
 def restate_bin_dirs() -> list[str]:
     """The native ``restate`` and ``restate-server`` folders from npm (as binder/start puts on PATH)."""
-    return [str(p) for p in sorted(NODE_MODULES.glob("@restatedev/restate-*-*/bin")) if p.is_dir()]
+    binaries = [npm_binary(CLI_PACKAGE, "restate"), npm_binary(SERVER_PACKAGE, "restate-server")]
+    return [str(binary.parent) for binary in binaries if binary.is_file()]
 
 
 def course_path() -> str:

@@ -11,7 +11,8 @@ from typing import IO
 import httpx
 import psutil
 
-from tourlab import PROJECT_ROOT, free_port, poll
+from tourlab import PROJECT_ROOT, poll
+from tourlab._ports import free_port
 from tourlab.hub.remote import HubClient, HubError
 
 COURSE = PROJECT_ROOT / "course"

@@ -13,7 +13,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from tourlab import PROJECT_ROOT, free_port
+from tourlab import PROJECT_ROOT
+from tourlab._ports import free_port
 
 SETTINGS_ENV = "TOURLAB_HUB_SETTINGS"
 SPAWNERS = ("local", "docker")

@@ -21,7 +21,8 @@ import httpx
 import ipywidgets as widgets
 import traitlets
 
-from tourlab import Invocation, JournalEntry, Lab, Timer, Trace, waiting_for
+from tourlab import Invocation, JournalEntry, Lab, Timer, Trace
+from tourlab._model import waiting_for
 
 #: Polling intervals of the refresh loop, in seconds.
 FAST_INTERVAL = 0.5

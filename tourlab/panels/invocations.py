@@ -7,10 +7,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from tourlab import Invocation, Lab, LabError, failure_summary
+from tourlab import Invocation, InvocationStatus, Lab, LabError
+from tourlab._model import failure_summary
 from tourlab.panels._base import ACTIVE, IDLE, TIMERS, LabView, PanelBase, Round, esc, set_if_changed, table
 
-_STATUS_COLORS = {
+_STATUS_COLORS: dict[InvocationStatus, str] = {
     "completed": "#16a34a",
     "backing-off": "#dc2626",
     "paused": "#b45309",

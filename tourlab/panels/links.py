@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from tourlab import LOCAL_HOSTS
+from tourlab._config import LOCAL_HOSTS
 
 __all__ = ["browser_url", "jaeger_trace_url", "jaeger_url", "service_prefix"]
 
