@@ -6,21 +6,21 @@ import httpx
 import pytest
 from support import RecordedRestate, recorded
 
-from tourlab import Invocation, JournalEntry, waiting_for
-from tourlab._client import RestateClient
+from tourlab import Invocation, JournalEntry
+from tourlab._client import AdminIngressClient
 from tourlab._diagnose import why_stuck
-from tourlab._model import parse_journal
+from tourlab._model import parse_journal, waiting_for
 
 pytestmark = pytest.mark.unit
 
 
-def _case(name: str) -> tuple[Invocation, list[JournalEntry], RestateClient]:
+def _case(name: str) -> tuple[Invocation, list[JournalEntry], AdminIngressClient]:
     """The recorded invocation, its parsed journal, and a client that answers from the recording."""
     rows = recorded(name)
     invocation = Invocation.from_row(rows["sys_invocation"]["rows"][0])
     journal = rows["sys_journal"]["rows"]
     restate = RecordedRestate(invocations=rows["sys_invocation"]["rows"], journals={invocation.id: journal})
-    api = RestateClient("http://restate:9070", "http://restate:8080", transport=httpx.MockTransport(restate))
+    api = AdminIngressClient("http://restate:9070", "http://restate:8080", transport=httpx.MockTransport(restate))
     return invocation, parse_journal(journal), api
 
 
