@@ -53,28 +53,25 @@ async def run(ctx: WorkflowContext, order: Order) -> bool:
     )
     payment = ctx.promise("payment", type_hint=PaymentConfirmation)
     try:
-        match await restate.select(
+        winner, confirmation = await restate.select(
             provider=provider_answer, shop=payment.value(), timeout=ctx.sleep(payment_timeout())
-        ):
-            case ["timeout", _]:
-                outcome = "payment timed out"
-            case [_, confirmation]:
-                for seat in seats:
-                    ctx.object_send(mark_as_sold, key=seat, arg=None)
-                ctx.set("payment", confirmation)
-                await ctx.run_typed(
-                    "email", email_client.notify_user_of_payment_success, RunOptions(type_hint=bool), user
-                )
-                ctx.set("status", "paid")
-                return True
+        )
     except TerminalError as failure:
-        if not is_cancel(failure):
-            outcome = f"payment rejected: {failure.message}"
-        else:  # undo, then end as cancelled: the caller must learn that the order was cancelled
+        if is_cancel(failure):  # undo, then end as cancelled: the caller must learn of the cancel
             await release(ctx, seats, user, "cancelled")
             raise
-    await release(ctx, seats, user, outcome)
-    return False
+        await release(ctx, seats, user, f"payment rejected: {failure.message}")
+        return False
+    if winner == "timeout":
+        await release(ctx, seats, user, "payment timed out")
+        return False
+
+    for seat in seats:
+        ctx.object_send(mark_as_sold, key=seat, arg=None)
+    ctx.set("payment", confirmation)
+    await ctx.run_typed("email", email_client.notify_user_of_payment_success, RunOptions(type_hint=bool), user)
+    ctx.set("status", "paid")
+    return True
 
 
 async def release(ctx: WorkflowContext, seats: list[str], user: str, outcome: str) -> None:
