@@ -1,4 +1,5 @@
-"""Checkpoint 7: awakeables completed from outside, a locked cart, parallel reservations."""
+"""Checkpoint 7: awakeables completed from outside, a locked cart, parallel reservations, and the
+shop's one checkout (cart -> CheckoutWorkflow -> provider -> sold or released)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import httpx
 import pytest
 from support import eventually
 
-from tour.auxiliary import payment_provider
-from tourlab import Lab
+from tour.auxiliary import email_client, payment_provider
+from tourlab import InvocationError, Lab
 
 
 @pytest.fixture
@@ -19,9 +20,11 @@ def part7(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
     monkeypatch.setenv("TOUR_PAYMENT_TIMEOUT_SECONDS", "86400")
     lab.load("tour/part7")
     payment_provider.reset()
+    email_client.reset()
     with httpx.Client(base_url=lab.ingress_url, timeout=30) as ingress:
         yield ingress
     payment_provider.reset()  # also drops answers the provider has not sent yet
+    email_client.reset()
 
 
 def _cart_with_seat(lab: Lab, unique) -> tuple[str, str]:
@@ -68,6 +71,22 @@ def test_the_timer_wins_when_the_provider_is_slow(lab: Lab, part7, unique, monke
     assert any(e.entry_type == "Notification: Sleep" for e in lab.journal())
 
 
+def test_a_cancelled_checkout_with_provider_ends_cancelled_not_unpaid(lab: Lab, part7, unique, monkeypatch):
+    monkeypatch.setenv("TOUR_PROVIDER_DELAY_SECONDS", "86400")
+    cart, seat = _cart_with_seat(lab, unique)
+    checkout = lab.send("CartObject", cart, "checkoutWithProvider")
+    assert eventually(lambda: lab.state("CartObject", cart).get("pending_payment"))
+
+    lab.cancel(checkout)
+
+    with pytest.raises(InvocationError, match="cancelled") as cancelled:
+        lab.attach(checkout, timeout=15)
+    assert cancelled.value.status_code == 409
+    assert lab.invocation(checkout).completion_failure == "[409] cancelled"
+    assert lab.state("CartObject", cart) == {"tickets": [seat]}  # nothing sold; the expiry releases the seat
+    assert lab.state("TicketObject", seat) == {"status": "RESERVED"}
+
+
 def test_a_waiting_exclusive_handler_holds_the_cart_but_shared_status_answers(
     lab: Lab, part7: httpx.Client, unique, monkeypatch
 ):
@@ -81,7 +100,7 @@ def test_a_waiting_exclusive_handler_holds_the_cart_but_shared_status_answers(
     late_seat = unique("seat")
     add = lab.send("CartObject", cart, "addTicket", late_seat)
     assert lab.wait_for(add, "pending").status == "pending"
-    assert lab.invocation(checkout).status == "running"  # "suspended" only after the 1 min inactivity timeout
+    assert lab.invocation(checkout).status == "running"  # CartObject keeps the default 1 min inactivity timeout
 
     resolved = part7.post(f"/restate/awakeables/{awakeable_id}/resolve", json={"payment_id": "p-1", "amount": 40})
 
@@ -128,3 +147,129 @@ def test_any_tickets_keeps_the_first_reservations_and_releases_the_rest(lab: Lab
     assert eventually(lambda: all(lab.state("TicketObject", s) == {} for s in released))
     assert all(lab.state("TicketObject", s) == {"status": "RESERVED"} for s in kept)
     assert lab.state("TicketObject", taken) == {"status": "RESERVED"}
+
+
+# -- the shop's one checkout ------------------------------------------------------------------
+
+
+def _order(lab: Lab, unique, seats: int = 2) -> tuple[str, list[str], str]:
+    """A cart with `seats` seats checked out: (cart, seats, order id)."""
+    cart, chosen = unique("Ann"), [unique("seat") for _ in range(seats)]
+    assert lab.call("CartObject", cart, "addTickets", chosen) is True
+    order_id = lab.call("CartObject", cart, "checkout")
+    assert order_id == f"{cart}-1"
+    return cart, chosen, order_id
+
+
+def _run_of(lab: Lab, order_id: str) -> str:
+    return eventually(lambda: next(iter(lab.invocations(target=f"CheckoutWorkflow/{order_id}/run")), None)).id
+
+
+def _seats(lab: Lab, seats: list[str], expected: dict[str, str]) -> bool:
+    return eventually(lambda: all(lab.state("TicketObject", s) == expected for s in seats))
+
+
+def test_checkout_starts_the_order_workflow_and_the_provider_pays_it(lab: Lab, part7, unique):
+    cart, seats, order_id = _order(lab, unique)
+
+    # The cart answered at once: a one-way start, the seats handed to the order.
+    assert lab.state("CartObject", cart) == {"orders": 1}
+    assert [e.entry_type for e in lab.journal() if e.kind == "OneWayCall"] == ["Command: OneWayCall"]
+    assert lab.attach(f"CheckoutWorkflow/{order_id}", timeout=30) is True
+
+    (request,) = payment_provider.requests
+    assert request.callback.startswith("sign_")
+    assert (request.user_id, request.amount) == (cart, 80)
+    status = lab.call("CheckoutWorkflow", order_id, "status")
+    assert status["status"] == "paid"
+    assert status["payment"]["amount"] == 80
+    assert _seats(lab, seats, {"status": "SOLD"})
+    assert email_client.outbox == [(cart, "payment succeeded")]
+    # The next checkout of the same cart is a new order.
+    assert lab.call("CartObject", cart, "addTicket", unique("seat")) is True
+    assert lab.call("CartObject", cart, "checkout") == f"{cart}-2"
+
+
+def test_checkout_of_an_empty_cart_is_refused(lab: Lab, part7, unique):
+    with pytest.raises(InvocationError, match="is empty") as refused:
+        lab.call("CartObject", unique("Ann"), "checkout")
+    assert refused.value.status_code == 400
+
+
+def test_an_order_not_paid_in_time_releases_its_seats(lab: Lab, part7, unique, monkeypatch):
+    monkeypatch.setenv("TOUR_PROVIDER_DELAY_SECONDS", "86400")
+    monkeypatch.setenv("TOUR_PAYMENT_TIMEOUT_SECONDS", "1")
+    cart, seats, order_id = _order(lab, unique)
+
+    assert lab.attach(f"CheckoutWorkflow/{order_id}", timeout=30) is False
+
+    assert lab.call("CheckoutWorkflow", order_id, "status")["status"] == "payment timed out"
+    assert _seats(lab, seats, {})
+    assert email_client.outbox == [(cart, "payment failed")]
+    assert "Notification: Sleep" in [e.entry_type for e in lab.journal(_run_of(lab, order_id))]
+
+
+@pytest.mark.parametrize("by", ["shop", "provider"])
+def test_a_rejected_payment_releases_the_seats(lab: Lab, part7, unique, monkeypatch, by: str):
+    cart, seats = unique("Bob"), [unique("seat")]
+    if by == "provider":
+        payment_provider.decline(cart)
+    else:
+        monkeypatch.setenv("TOUR_PROVIDER_DELAY_SECONDS", "86400")
+    assert lab.call("CartObject", cart, "addTickets", seats) is True
+    order_id = lab.call("CartObject", cart, "checkout")
+    if by == "shop":
+        run = _run_of(lab, order_id)
+        assert "promise 'payment'" in (eventually(lambda: lab.waiting_for(run)) or "")
+        assert lab.call("CheckoutWorkflow", order_id, "rejectPayment", "card reported stolen") is None
+
+    assert lab.attach(f"CheckoutWorkflow/{order_id}", timeout=30) is False
+
+    reason = "card reported stolen" if by == "shop" else "card declined"
+    assert lab.call("CheckoutWorkflow", order_id, "status")["status"] == f"payment rejected: {reason}"
+    assert _seats(lab, seats, {})
+    assert email_client.outbox == [(cart, "payment failed")]
+
+
+def test_a_cancelled_order_releases_its_seats_and_ends_cancelled(lab: Lab, part7, unique, monkeypatch):
+    monkeypatch.setenv("TOUR_PROVIDER_DELAY_SECONDS", "86400")
+    cart, seats, order_id = _order(lab, unique)
+    run = _run_of(lab, order_id)
+    # The workflow's 1 s inactivity timeout: the waiting order is suspended, no handler is open.
+    suspended = lab.wait_for(run, "suspended", timeout=15)
+    assert set(suspended.waiting_signals) == {1, 17}  # the cancel signal and the provider's awakeable
+
+    lab.cancel(run)
+
+    with pytest.raises(InvocationError, match="cancelled") as cancelled:
+        lab.attach(f"CheckoutWorkflow/{order_id}", timeout=30)
+    assert cancelled.value.status_code == 409
+    assert lab.invocation(run).completion_failure == "[409] cancelled"
+    assert lab.call("CheckoutWorkflow", order_id, "status")["status"] == "cancelled"
+    assert _seats(lab, seats, {})
+    assert email_client.outbox == [(cart, "payment failed")]
+
+
+def test_the_first_answer_decides_and_later_ones_change_nothing(lab: Lab, part7: httpx.Client, unique, monkeypatch):
+    monkeypatch.setenv("TOUR_PROVIDER_DELAY_SECONDS", "86400")
+    _cart, seats, order_id = _order(lab, unique)
+    callback = eventually(lambda: payment_provider.requests)[0].callback
+    assert lab.call("CheckoutWorkflow", order_id, "confirmPayment", {"payment_id": "p-1", "amount": 80}) is None
+    assert lab.attach(f"CheckoutWorkflow/{order_id}", timeout=30) is True
+
+    late = part7.post(f"/restate/awakeables/{callback}/resolve", json={"payment_id": "p-2", "amount": 80})
+    assert late.status_code == 202  # accepted and ignored
+    with pytest.raises(InvocationError, match="promise was already completed"):
+        lab.call("CheckoutWorkflow", order_id, "rejectPayment", "too late")
+    assert lab.call("CheckoutWorkflow", order_id, "status")["payment"] == {"payment_id": "p-1", "amount": 80}
+    assert _seats(lab, seats, {"status": "SOLD"})
+
+
+@pytest.mark.parametrize("handler", ["reserve", "unreserve", "markAsSold"])
+def test_the_seats_cannot_be_changed_through_the_ingress(lab: Lab, part7: httpx.Client, unique, handler: str):
+    seat = unique("seat")
+    for path in (f"/TicketObject/{seat}/{handler}", f"/TicketObject/{seat}/{handler}/send"):
+        refused = part7.post(path)
+        assert (refused.status_code, refused.json()["message"]) == (400, "the invoked service is not public")
+    assert lab.state("TicketObject", seat) == {}
+    assert lab.call("CartObject", unique("Ann"), "addTicket", seat) is True  # the cart still reaches it

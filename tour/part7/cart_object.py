@@ -5,8 +5,7 @@ from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalErro
 
 from tour.auxiliary import payment_provider
 from tour.auxiliary.settings import TICKET_PRICE, payment_timeout, reservation_ttl
-from tour.part7.checkout_service import Order, handle
-from tour.part7.checkout_workflow import PaymentConfirmation
+from tour.part7.checkout_workflow import Order, PaymentConfirmation, is_cancel, run
 from tour.part7.ticket_object import mark_as_sold, reserve, unreserve
 
 cart = restate.VirtualObject("CartObject")
@@ -69,18 +68,21 @@ async def add_any_tickets(ctx: ObjectContext, choice: SeatChoice) -> list[str]:
 
 
 @cart.handler()
-async def checkout(ctx: ObjectContext) -> bool:
+async def checkout(ctx: ObjectContext) -> str:
+    """Hand the cart's seats to a new order: start its CheckoutWorkflow and answer with the order id."""
     tickets = await ctx.get("tickets", type_hint=list[str]) or []
     if not tickets:
-        return False
+        raise TerminalError(f"the cart of {ctx.key()} is empty", status_code=400)
 
+    orders = (await ctx.get("orders", type_hint=int) or 0) + 1
+    order_id = f"{ctx.key()}-{orders}"
     order: Order = {"user_id": ctx.key(), "tickets": tickets}
-    paid = await ctx.service_call(handle, arg=order)
-    if paid:
-        for ticket_id in tickets:
-            ctx.object_send(mark_as_sold, key=ticket_id, arg=None)
-        ctx.clear("tickets")
-    return paid
+    # A one-way start: the cart is free again at once, the order goes on without it (workflow_call
+    # would hold this cart until the payment is decided).
+    ctx.workflow_send(run, key=order_id, arg=order)
+    ctx.set("orders", orders)
+    ctx.clear("tickets")  # the order holds the seats now; their expiry timers find them gone
+    return order_id
 
 
 @cart.handler("checkoutWithProvider")
@@ -104,8 +106,11 @@ async def checkout_with_provider(ctx: ObjectContext) -> bool:
     try:
         winner, _ = await restate.select(paid=payment, timeout=ctx.sleep(payment_timeout()))
         paid = winner == "paid"
-    except TerminalError:  # the provider rejected the payment (or the checkout was cancelled)
-        paid = False
+    except TerminalError as failure:
+        if is_cancel(failure):  # not a rejection: end as cancelled, so the caller learns of it
+            ctx.clear("pending_payment")
+            raise
+        paid = False  # the provider rejected the payment
     ctx.clear("pending_payment")
     if paid:
         for ticket_id in tickets:

@@ -1,16 +1,23 @@
-"""Checkout as a workflow: one run per order id that waits durably for the payment."""
+"""The shop's checkout: one workflow per order that waits for the payment, then sells or undoes."""
 
+from datetime import timedelta
 from typing import TypedDict
 
 import restate
-from restate import RunOptions, WorkflowContext, WorkflowSharedContext
+from restate import RunOptions, TerminalError, WorkflowContext, WorkflowSharedContext
 
 from tour.auxiliary import email_client, payment_provider
 from tour.auxiliary.settings import TICKET_PRICE, payment_timeout
-from tour.part7.checkout_service import Order
 from tour.part7.ticket_object import mark_as_sold, unreserve
 
-checkout_workflow = restate.Workflow("CheckoutWorkflow")
+# An order waits minutes for its payment. Restate keeps a waiting invocation open on the endpoint
+# until its inactivity timeout (1 minute by default), then suspends it: shorten that here.
+checkout_workflow = restate.Workflow("CheckoutWorkflow", inactivity_timeout=timedelta(seconds=1))
+
+
+class Order(TypedDict):
+    user_id: str
+    tickets: list[str]
 
 
 class PaymentConfirmation(TypedDict):
@@ -23,48 +30,72 @@ class CheckoutStatus(TypedDict):
     payment: PaymentConfirmation | None
 
 
+def is_cancel(error: TerminalError) -> bool:
+    """SDK 1.3 raises a cancel as TerminalError("cancelled", 409) at the await that was waiting."""
+    return error.status_code == 409 and error.message == "cancelled"
+
+
 @checkout_workflow.main()
 async def run(ctx: WorkflowContext, order: Order) -> bool:
-    """Ask the provider for the money, then wait for confirmPayment or the payment timeout."""
-    amount = len(order["tickets"]) * TICKET_PRICE
+    """Ask the provider, wait for its answer, the shop's, or the timeout; sell the seats or release them."""
+    user, seats = order["user_id"], order["tickets"]
     ctx.set("status", "waiting for payment")
+    # The provider answers to an awakeable; people at the shop answer by order id (confirm/rejectPayment).
+    callback_id, provider_answer = ctx.awakeable(type_hint=PaymentConfirmation)
+    ctx.set("payment_callback", callback_id)
     await ctx.run_typed(
         "request payment",
-        payment_provider.request_payment,
+        payment_provider.request_payment_with_callback,
         RunOptions(type_hint=bool),
-        ctx.key(),
-        order["user_id"],
-        amount,
+        callback_id,
+        user,
+        len(seats) * TICKET_PRICE,
     )
-
     payment = ctx.promise("payment", type_hint=PaymentConfirmation)
-    match await restate.select(paid=payment.value(), timeout=ctx.sleep(payment_timeout())):
-        case ["paid", _]:
-            for ticket_id in order["tickets"]:
-                ctx.object_send(mark_as_sold, key=ticket_id, arg=None)
-            await ctx.run_typed(
-                "email", email_client.notify_user_of_payment_success, RunOptions(type_hint=bool), order["user_id"]
-            )
-            ctx.set("status", "paid")
-            return True
-        case _:  # the timer fired first
-            for ticket_id in order["tickets"]:
-                ctx.object_send(unreserve, key=ticket_id, arg=None)
-            await ctx.run_typed(
-                "email", email_client.notify_user_of_payment_failure, RunOptions(type_hint=bool), order["user_id"]
-            )
-            ctx.set("status", "payment timed out")
-            return False
+    try:
+        winner, confirmation = await restate.select(
+            provider=provider_answer, shop=payment.value(), timeout=ctx.sleep(payment_timeout())
+        )
+    except TerminalError as failure:
+        if is_cancel(failure):  # undo, then end as cancelled: the caller must learn of the cancel
+            await release(ctx, seats, user, "cancelled")
+            raise
+        await release(ctx, seats, user, f"payment rejected: {failure.message}")
+        return False
+    if winner == "timeout":
+        await release(ctx, seats, user, "payment timed out")
+        return False
+
+    for seat in seats:
+        ctx.object_send(mark_as_sold, key=seat, arg=None)
+    ctx.set("payment", confirmation)
+    await ctx.run_typed("email", email_client.notify_user_of_payment_success, RunOptions(type_hint=bool), user)
+    ctx.set("status", "paid")
+    return True
+
+
+async def release(ctx: WorkflowContext, seats: list[str], user: str, outcome: str) -> None:
+    """The compensation of a failed checkout: free the seats the cart reserved, tell the user, say why."""
+    for seat in reversed(seats):
+        ctx.object_send(unreserve, key=seat, arg=None)
+    await ctx.run_typed("email", email_client.notify_user_of_payment_failure, RunOptions(type_hint=bool), user)
+    ctx.set("status", outcome)
 
 
 @checkout_workflow.handler()
 async def status(ctx: WorkflowSharedContext) -> CheckoutStatus:
-    """Where the checkout is, and the confirmation if one arrived (peek does not wait)."""
-    payment = await ctx.promise("payment", type_hint=PaymentConfirmation).peek()
+    """Where the checkout is, and the confirmation that paid it (from the provider or the shop)."""
+    payment = await ctx.get("payment", type_hint=PaymentConfirmation)
     return {"status": await ctx.get("status", type_hint=str) or "not started", "payment": payment}
 
 
 @checkout_workflow.handler("confirmPayment")
 async def confirm_payment(ctx: WorkflowSharedContext, confirmation: PaymentConfirmation) -> None:
-    """The provider's answer: completes the promise that run waits on (only once)."""
+    """The shop's own answer by order id: completes the promise run waits on (only once)."""
     await ctx.promise("payment", type_hint=PaymentConfirmation).resolve(confirmation)
+
+
+@checkout_workflow.handler("rejectPayment")
+async def reject_payment(ctx: WorkflowSharedContext, reason: str) -> None:
+    """Turn the payment down by order id: run gets the reason as a TerminalError and releases the seats."""
+    await ctx.promise("payment", type_hint=PaymentConfirmation).reject(reason)

@@ -1,7 +1,9 @@
 import restate
 from restate import ObjectContext
 
-ticket = restate.VirtualObject("TicketObject")
+# Only the shop changes a seat: the cart reserves it, the cart or the checkout releases or sells it.
+# ingress_private keeps these handlers off Restate's HTTP ingress; calls from handlers still work.
+ticket = restate.VirtualObject("TicketObject", ingress_private=True)
 
 AVAILABLE = "AVAILABLE"
 RESERVED = "RESERVED"
