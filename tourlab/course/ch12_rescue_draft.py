@@ -2,7 +2,8 @@
 
 It belongs in ``tourlab/course/exercises/`` (the chapter-12 module) once that package exists;
 until then nothing imports it. The learner writes ``rescue(lab, invocation_id, old_code)`` in
-the workspace file ``rescue.py``; the check strands checkouts itself and calls it.
+the workspace file ``rescue.py`` (reference: ``tour/versions/solution/rescue.py``); the check
+strands checkouts itself and calls it.
 """
 
 from __future__ import annotations
@@ -158,11 +159,10 @@ def _judge_rescued(p: Probe, stranded: str) -> None:
                 "A paused invocation waits until someone resumes it, and where it resumes is up to that request.",
             )
         if code == _MISSING_DEPLOYMENT:
+            # The skeleton ends here: the exercise's first (conceptual) hint fits.
             p.fail(
-                f"After rescue returned, the checkout is still stranded ({status}, {code}): it is pinned to a "
-                "deployment that no longer exists.",
-                "Retrying alone cannot help: an invocation only ever runs on the deployment it is pinned to, and "
-                "that one is gone. Which deployment could run it, and how does it get there?",
+                f"After rescue returned, the checkout is still stranded ({code}): it is pinned to a deployment "
+                "that no longer exists."
             )
         if code == _MISMATCH:
             p.fail(

@@ -1,5 +1,4 @@
 # RIGHT: the restate CLI instead of the admin API, resuming on "latest" (the spare deployment, while it exists)
-# base: tour/versions/v1
 from tourlab import Lab
 
 

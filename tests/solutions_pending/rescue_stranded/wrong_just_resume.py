@@ -1,7 +1,6 @@
 # WRONG: only retries it: the deployment it is pinned to is still gone
-# base: tour/versions/v1
 # expect: the checkout is still stranded
-# hint: an invocation only ever runs on the deployment it is pinned to
+# hint: runs only on the deployment it is pinned to
 from tourlab import Lab
 
 

@@ -1,5 +1,4 @@
 # WRONG: moves it without pausing it first: Restate refuses to change the deployment of a backing-off invocation
-# base: tour/versions/v1
 # expect: deployment id cannot be changed
 # hint: only while it is paused
 import httpx

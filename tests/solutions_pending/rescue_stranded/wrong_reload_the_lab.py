@@ -1,5 +1,4 @@
 # WRONG: puts the old code at the lab's endpoint (the course's reload), resumes there: all pinned there replay it
-# base: tour/versions/v1
 # expect: rescue changed the code the lab's endpoint serves
 # hint: the old code can run next to them, at its own URI
 import httpx

@@ -1,5 +1,4 @@
 # WRONG: kills it, restarts it from its journal: the work is done by another invocation, its caller gets "killed"
-# base: tour/versions/v1
 # expect: ended with an error ([409] killed)
 # hint: a restart is another invocation with another id
 import httpx

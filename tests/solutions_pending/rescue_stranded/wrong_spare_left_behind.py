@@ -1,5 +1,4 @@
 # WRONG: rescues it but keeps the spare deployment: it stays the latest, so new checkouts run the old code
-# base: tour/versions/v1
 # expect: left 1 deployment(s) behind
 # hint: remove it
 import httpx

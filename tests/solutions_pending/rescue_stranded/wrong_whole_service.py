@@ -1,5 +1,4 @@
 # WRONG: pauses and resumes by target, OrderService/checkout: that moves every stranded checkout, not only this one
-# base: tour/versions/v1
 # expect: The other stranded checkout, which rescue was not given, changed too
 # hint: Act on the invocation id you were given only
 from tourlab import Lab
