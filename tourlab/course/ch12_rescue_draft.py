@@ -123,7 +123,8 @@ def _call(rescue: Rescue, lab: Lab, invocation_id: str) -> BaseException | None:
 def _raised(p: Probe, error: BaseException) -> None:
     text = f"{type(error).__name__}: {error}"
     if isinstance(error, httpx.HTTPStatusError):
-        text += f" ({error.response.text.strip() or 'no body'})"
+        request, answer = error.request, error.response
+        text = f"HTTP {answer.status_code} for {request.method} {request.url.path}: {answer.text.strip() or 'no body'}"
     if "deployment id cannot be changed" in text:
         hint = (
             "Restate moves an invocation to another deployment only while it is paused (or suspended); "
