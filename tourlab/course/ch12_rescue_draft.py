@@ -22,6 +22,43 @@ import httpx
 from tourlab import Lab, LabError, poll
 from tourlab.course.checks import Probe, environment, error_hint
 
+#: The exercise's declaration, to move with the check: ``Exercise(id="rescue_stranded", section="12",
+#: title=TITLE, file=RESCUE_FILE, functions=("rescue",), solution_from="tour/versions/solution",
+#: skeleton=SKELETON, hints=HINTS)``.
+TITLE = "rescue() gets a stranded checkout to finish on the code it started on"
+SKELETON = """\
+from tourlab import Lab
+
+
+def rescue(lab: Lab, invocation_id: str, old_code: str) -> None:
+    # TODO: invocation_id is stranded: the deployment it is pinned to cannot run it any more.
+    #   Make this same invocation finish with the answer of the code it started on (the folder
+    #   old_code). Leave the rest as you found it: the code at the lab's endpoint, every other
+    #   invocation, and where new invocations go. When rescue returns, the invocation has completed.
+    ...
+"""
+HINTS = (
+    (
+        "An invocation runs only on the deployment it is pinned to, and that one is gone, so retrying cannot "
+        "help. Restate can change the pin, but only while the invocation is paused, and only to a deployment "
+        "that serves the code its journal was written by. Whatever you add for the rescue must go once nothing "
+        "needs it."
+    ),
+    (
+        "lab.deploy(old_code) serves the old code at a new URI as a new deployment (for now the latest). "
+        "PATCH {lab.admin_url}/invocations/{id}/pause, then PATCH .../resume?deployment=<deployment id> (or "
+        'lab.cli("invocations", "pause", id, "--yes") and lab.cli("invocations", "resume", id, "--deployment", '
+        '<id>, "--yes")). lab.wait_for(id, "paused") and lab.wait_for(id) wait; lab.remove_deployment(<id>) '
+        "removes a deployment nothing is pinned to."
+    ),
+    (
+        'spare = lab.deploy(old_code); httpx.patch(f"{lab.admin_url}/invocations/{invocation_id}/pause")'
+        '.raise_for_status(); lab.wait_for(invocation_id, "paused"); httpx.patch(f"{lab.admin_url}/invocations/'
+        '{invocation_id}/resume", params={"deployment": spare.id}).raise_for_status(); lab.wait_for(invocation_id); '
+        "lab.remove_deployment(spare.id)"
+    ),
+)
+
 RESCUE_FILE = "rescue.py"
 #: The code the stranded checkouts started on; the check passes it to the learner's rescue.
 OLD_CODE = "tour/versions/v1"
