@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+import restate
 from support import eventually, save_rows
 
+from tourlab import Lab
 from tourlab._client import AdminIngressClient
 from tourlab._config import PROJECT_ROOT, cli_binary
 from tourlab._endpoint import Endpoint
@@ -233,3 +235,155 @@ def test_hot_reload_under_a_sleeping_invocation_is_a_journal_mismatch_until_reve
     admin.client.resume(old)
     admin.wait_until(old, status="completed")
     assert admin.output(old) == V1_RECEIPT
+
+
+def _strand_by_reload(admin: Admin, count: int) -> tuple[str, list[str]]:
+    """`count` v1 checkouts asleep on one deployment whose code is then replaced by v2 (same URI, force): RT0016."""
+    endpoint = admin.endpoint("v1")
+    deployment = admin.register(endpoint, force=True).json()["id"]
+    checkouts = [admin.send_checkout() for _ in range(count)]
+    for checkout in checkouts:
+        admin.wait_until(checkout, status="suspended")
+    endpoint.app.current = load_app(PROJECT_ROOT / "tour" / "versions" / "v2").app
+    assert admin.register(endpoint, force=True).json()["id"] == deployment
+    for checkout in checkouts:
+        admin.wait_until(checkout, last_failure_error_code="RT0016")
+    return deployment, checkouts
+
+
+def test_a_mismatched_invocation_is_moved_to_the_old_code_only_once_paused(admin: Admin):
+    reloaded, (by_api, by_cli) = _strand_by_reload(admin, 2)
+    spare = admin.register(admin.endpoint("v1")).json()["id"]  # a new URI: a new deployment
+    api = f"{admin.server.admin_url}/invocations"
+
+    refused = admin.http.patch(f"{api}/{by_api}/resume", params={"deployment": spare})
+    assert refused.status_code == 409
+    assert refused.json()["message"] == (
+        f"The invocation '{by_api}' is still running or the deployment id is not pinned yet, "
+        "deployment id cannot be changed."
+    )
+    assert admin.http.patch(f"{api}/{by_api}/pause").status_code == 202
+    admin.wait_until(by_api, status="paused")
+    assert admin.http.patch(f"{api}/{by_api}/pause").status_code == 200  # already paused
+    assert admin.http.patch(f"{api}/{by_api}/resume", params={"deployment": spare}).status_code == 200
+    assert admin.wait_until(by_api, status="completed")["pinned_deployment_id"] == spare
+    assert admin.output(by_api) == V1_RECEIPT
+
+    # The CLI answers [OK] to a resume with --deployment before the pause, and moves nothing.
+    retries = admin.row(by_cli)["retry_count"]
+    ignored = admin.cli("invocations", "resume", by_cli, "--deployment", spare, "--yes")
+    assert ignored.returncode == 0, ignored.stderr
+    assert "[OK]: Resumed 1 invocations" in ignored.stdout
+    still = admin.wait_until(by_cli, status="backing-off", retry_count=retries + 1)
+    assert (still["pinned_deployment_id"], still["last_failure_error_code"]) == (reloaded, "RT0016")
+    paused = admin.cli("invocations", "pause", by_cli, "--yes")
+    assert "[OK]: Paused 1 invocations" in paused.stdout, paused.stderr
+    admin.wait_until(by_cli, status="paused")
+    moved = admin.cli("invocations", "resume", by_cli, "--deployment", spare, "--yes")
+    assert "[OK]: Resumed 1 invocations" in moved.stdout, moved.stderr
+    assert admin.wait_until(by_cli, status="completed")["pinned_deployment_id"] == spare
+    assert admin.output(by_cli) == V1_RECEIPT
+
+
+def test_restart_as_new_keeps_a_journal_prefix_and_runs_the_rest_on_the_named_deployment(admin: Admin):
+    reloaded, [stranded] = _strand_by_reload(admin, 1)
+    admin.register(admin.endpoint("v1"))  # the latest deployment now serves v1 again
+    api = f"{admin.server.admin_url}/invocations/{stranded}"
+
+    refused = admin.http.patch(f"{api}/restart-as-new", params={"from": 1})
+    assert refused.status_code == 409
+    assert refused.json()["message"] == f"The invocation '{stranded}' is still running."
+    assert admin.http.patch(f"{api}/kill").status_code == 200
+    killed = admin.wait_until(stranded, status="completed")
+    assert (killed["completion_result"], killed["completion_failure"]) == ("failure", "[409] killed")
+    assert killed["journal_retention"] == "PT86400S"  # the journal of a killed invocation is kept a day
+
+    restarted = admin.http.patch(f"{api}/restart-as-new", params={"from": 1, "deployment": reloaded})
+    assert restarted.status_code == 200, restarted.text
+    fresh = restarted.json()["new_invocation_id"]
+    assert fresh != stranded
+    assert admin.wait_until(fresh, status="completed")["pinned_deployment_id"] == reloaded
+    assert admin.output(fresh) == V2_RECEIPT
+    journal = admin.client.query(f"SELECT index, entry_type, name FROM sys_journal WHERE id = '{fresh}' ORDER BY index")
+    assert [(e["entry_type"], e.get("name") or None) for e in journal[:4]] == [
+        ("Command: Input", None),
+        ("Command: Run", "price"),
+        ("Notification: Run", None),
+        ("Command: Run", "discount"),
+    ]
+
+
+def test_the_reference_rescue_finishes_a_checkout_stranded_by_a_force_deleted_deployment(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TOUR_SETTLE_SECONDS", "3")
+    from tour.versions.solution.rescue import rescue
+
+    def order_service_deployments() -> tuple[set[str], str]:
+        found = [d for d in lab.deployments() if "OrderService" in d.services]
+        return {d.id for d in found}, next(d.id for d in found if d.latest)
+
+    lab.load("tour/versions/v1")
+    try:
+        before = order_service_deployments()
+        doomed = lab.deploy("tour/versions/v1")
+        stranded = lab.send("OrderService", None, "checkout", ORDER)
+        lab.wait_for(stranded, "suspended")
+        deleted = httpx.delete(f"{lab.admin_url}/deployments/{doomed.id}", params={"force": "true"})
+        assert deleted.status_code == 202
+        assert order_service_deployments() == before  # the service is back on the deployment before it
+
+        def stranded_failure() -> str:
+            seen = lab.invocation(stranded)
+            return (seen.last_failure or "") if seen else ""
+
+        assert "not found in the registry" in eventually(
+            lambda: "not found in the registry" in stranded_failure() and stranded_failure(), timeout=15
+        )
+
+        rescue(lab, stranded, "tour/versions/v1")
+
+        assert lab.invocation(stranded).status == "completed"
+        assert lab.output(stranded) == V1_RECEIPT
+        assert order_service_deployments() == before
+    finally:
+        lab.load("tour/part1")
+
+
+def test_registration_refuses_a_changed_service_type_but_not_removed_handlers(admin: Admin):
+    assert admin.register(admin.endpoint("v1")).status_code == 201
+
+    # v1's checkout, in a revision that no longer has it: accepted without any flag.
+    fewer = admin.endpoint("v1")
+    fewer.app.current = _only_seats_app()
+    accepted = admin.register(fewer)
+    assert accepted.status_code == 201, accepted.text
+    assert [h["name"] for h in accepted.json()["services"][0]["handlers"]] == ["checkoutSeats"]
+
+    keyed = admin.endpoint("keyed")
+    refused = admin.register(keyed)
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "message": "[META0006] detected a new service revision for 'OrderService' changing the service type from "
+        "previous revision. Service type cannot be changed across revisions.",
+        "restate_code": "META0006",
+    }
+    body = {"uri": f"http://127.0.0.1:{keyed.port}", "breaking": True}
+    assert admin.http.post(f"{admin.server.admin_url}/deployments", json=body).status_code == 201
+
+    # The CLI does not remove the latest deployment of a service without --force, drained or not.
+    latest = admin.http.get(f"{admin.server.admin_url}/services/OrderService").json()["deployment_id"]
+    kept = admin.cli("deployments", "remove", "--yes", latest)
+    assert kept.returncode != 0
+    assert "Deployment is still Active." in kept.stderr
+    assert admin.cli("deployments", "remove", "--force", "--yes", latest).returncode == 0
+
+
+def _only_seats_app() -> Any:
+    service = restate.Service("OrderService")
+
+    @service.handler("checkoutSeats")
+    async def checkout_seats(ctx: restate.Context, order: dict[str, Any]) -> dict[str, Any]:
+        return {"version": "seats", "total": 0}
+
+    return restate.app(services=[service])
