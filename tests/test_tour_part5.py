@@ -111,7 +111,6 @@ def test_no_payment_in_time_releases_the_seats(lab: Lab, part5: httpx.Client, un
     assert _status(part5, order_id)["status"] == "payment timed out"
 
 
-
 def test_a_rejected_payment_releases_the_seats_and_says_why(lab: Lab, part5: httpx.Client, unique):
     order_id, order = unique("order"), _order_with_reserved_seats(lab, unique)
     part5.post(f"/{WORKFLOW}/{order_id}/run/send", json=order)
@@ -142,6 +141,7 @@ def test_a_cancelled_checkout_releases_the_seats_and_ends_cancelled(lab: Lab, pa
     for seat in order["tickets"]:
         assert eventually(lambda seat=seat: lab.state("TicketObject", seat) == {})
     assert email_client.outbox == []
+
 
 def test_status_peeks_at_the_promise_without_waiting(lab: Lab, part5: httpx.Client, unique):
     order_id, order = unique("order"), _order_with_reserved_seats(lab, unique, count=1)

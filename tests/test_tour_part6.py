@@ -103,7 +103,6 @@ def test_a_failure_after_the_charge_refunds_then_releases(lab: Lab, part6, uniqu
     assert email_client.outbox == []
 
 
-
 def test_a_charge_whose_answer_is_lost_is_refunded(lab: Lab, part6, unique):
     order = _order(unique)
     payment_client.lose_next_answers(3)  # the provider takes the money, its answers time out
@@ -149,6 +148,7 @@ def test_a_cancel_waits_for_the_next_attempt_of_a_backing_off_booking(lab: Lab, 
     assert lab.wait_for(booking, "completed").completion_failure == "[409] cancelled"
     assert _steps(lab, booking)[-2:] == _compensations(order["tickets"])
     assert len(payment_client.charges()) == 1  # the charge was not tried again
+
 
 def test_exhausted_charge_retries_become_a_terminal_error(lab: Lab, part6, unique):
     order = _order(unique, count=1)

@@ -160,7 +160,6 @@ def test_failure_after_the_payment_replays_it_instead_of_charging_again(lab: Lab
     assert email_client.outbox == [(cart, "payment succeeded")]
 
 
-
 def test_a_step_whose_result_was_not_journaled_runs_again_and_the_key_dedups(lab: Lab, unique, fresh_fakes):
     lab.load("tour/part4")
     payment_client.hold_answers()  # the provider takes the money and keeps its answer back
@@ -178,6 +177,7 @@ def test_a_step_whose_result_was_not_journaled_runs_again_and_the_key_dedups(lab
     assert [(c.amount, c.succeeded, c.repeat) for c in charges] == [(80, True, False), (80, True, True)]
     assert len({c.idempotency_key for c in charges}) == 1
     assert [e.name for e in lab.journal(handle) if e.entry_type == "Command: Run"] == ["payment", "email"]
+
 
 @pytest.mark.parametrize("part", STATEFUL_PARTS)
 def test_idempotency_key_header_returns_the_first_result(lab: Lab, part: str, unique):
