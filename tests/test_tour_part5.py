@@ -111,6 +111,38 @@ def test_no_payment_in_time_releases_the_seats(lab: Lab, part5: httpx.Client, un
     assert _status(part5, order_id)["status"] == "payment timed out"
 
 
+def test_a_rejected_payment_releases_the_seats_and_says_why(lab: Lab, part5: httpx.Client, unique):
+    order_id, order = unique("order"), _order_with_reserved_seats(lab, unique)
+    part5.post(f"/{WORKFLOW}/{order_id}/run/send", json=order)
+    assert eventually(lambda: _status(part5, order_id)["status"] == "waiting for payment")
+
+    rejected = part5.post(f"/{WORKFLOW}/{order_id}/rejectPayment", json="card declined")
+
+    assert rejected.is_success
+    assert lab.attach(f"{WORKFLOW}/{order_id}") is False
+    # status peeks at a rejected promise: peek raises the rejection, status answers None for it.
+    assert _status(part5, order_id) == {"status": "payment rejected: card declined", "payment": None}
+    for seat in order["tickets"]:
+        assert eventually(lambda seat=seat: lab.state("TicketObject", seat) == {})
+    assert email_client.outbox == [(order["user_id"], "payment failed")]
+    late = part5.post(f"/{WORKFLOW}/{order_id}/confirmPayment", json={"payment_id": "late", "amount": 80})
+    assert (late.status_code, late.json()["message"]) == (409, "promise was already completed")
+
+
+def test_a_cancelled_checkout_releases_the_seats_and_ends_cancelled(lab: Lab, part5: httpx.Client, unique):
+    order_id, order = unique("order"), _order_with_reserved_seats(lab, unique)
+    submitted = part5.post(f"/{WORKFLOW}/{order_id}/run/send", json=order).json()["invocationId"]
+    assert eventually(lambda: _status(part5, order_id)["status"] == "waiting for payment")
+
+    lab.cancel(submitted)
+
+    assert lab.wait_for(submitted, "completed").completion_failure == "[409] cancelled"
+    assert _status(part5, order_id)["status"] == "cancelled"
+    for seat in order["tickets"]:
+        assert eventually(lambda seat=seat: lab.state("TicketObject", seat) == {})
+    assert email_client.outbox == []
+
+
 def test_status_peeks_at_the_promise_without_waiting(lab: Lab, part5: httpx.Client, unique):
     order_id, order = unique("order"), _order_with_reserved_seats(lab, unique, count=1)
     part5.post(f"/{WORKFLOW}/{order_id}/run/send", json=order)

@@ -103,6 +103,53 @@ def test_a_failure_after_the_charge_refunds_then_releases(lab: Lab, part6, uniqu
     assert email_client.outbox == []
 
 
+def test_a_charge_whose_answer_is_lost_is_refunded(lab: Lab, part6, unique):
+    order = _order(unique)
+    payment_client.lose_next_answers(3)  # the provider takes the money, its answers time out
+
+    with pytest.raises(InvocationError) as failed:
+        lab.call("BookingService", None, "book", order, timeout=30)
+
+    assert "TimeoutError('no answer from the payment provider')" in str(failed.value)
+    (charge,) = payment_client.charges()  # charged once: the retries carried the same key
+    assert charge.succeeded
+    assert [(r.idempotency_key, r.amount) for r in payment_client.refunds()] == [(charge.idempotency_key, 80)]
+    assert _steps(lab, failed.value.invocation_id)[-3:] == _compensations(order["tickets"])
+    assert _seats_free(lab, order["tickets"])
+
+
+def test_a_kill_skips_the_compensations(lab: Lab, part6, unique):
+    order = _order(unique)
+    payment_client.fail_next_charges(100)
+    booking = lab.send("BookingService", None, "book", order)
+    lab.wait_for(booking, "backing-off")
+
+    lab.kill(booking)
+
+    assert lab.wait_for(booking, "completed").completion_failure == "[409] killed"
+    assert "refund" not in _steps(lab, booking)
+    assert all(lab.state("TicketObject", seat) == {"status": "RESERVED"} for seat in order["tickets"])
+
+
+def test_a_cancel_waits_for_the_next_attempt_of_a_backing_off_booking(lab: Lab, part6, unique):
+    order = _order(unique, count=1)
+    payment_client.fail_next_charges(100)
+    booking = lab.send("BookingService", None, "book", order)
+    lab.wait_for(booking, "backing-off")
+    query = f"SELECT status, next_retry_at FROM sys_invocation WHERE id = '{booking}'"
+    [before] = lab.query(query)
+
+    lab.cancel(booking)
+    [after] = lab.query(query)
+
+    # Journaled right away, acted on at the next scheduled attempt (no resume here).
+    assert eventually(lambda: "Notification: Signal" in [e.entry_type for e in lab.journal(booking)])
+    assert after == before
+    assert lab.wait_for(booking, "completed").completion_failure == "[409] cancelled"
+    assert _steps(lab, booking)[-2:] == _compensations(order["tickets"])
+    assert len(payment_client.charges()) == 1  # the charge was not tried again
+
+
 def test_exhausted_charge_retries_become_a_terminal_error(lab: Lab, part6, unique):
     order = _order(unique, count=1)
     payment_client.fail_next_charges(100)

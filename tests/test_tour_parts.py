@@ -160,6 +160,25 @@ def test_failure_after_the_payment_replays_it_instead_of_charging_again(lab: Lab
     assert email_client.outbox == [(cart, "payment succeeded")]
 
 
+def test_a_step_whose_result_was_not_journaled_runs_again_and_the_key_dedups(lab: Lab, unique, fresh_fakes):
+    lab.load("tour/part4")
+    payment_client.hold_answers()  # the provider takes the money and keeps its answer back
+    try:
+        handle = lab.send("CheckoutService", None, "handle", {"user_id": unique("Ann"), "tickets": ["a", "b"]})
+        assert eventually(payment_client.answers_held)
+        lab.stop_endpoint()  # the endpoint dies before the step's result reaches Restate
+    finally:
+        payment_client.hold_answers(False)
+        lab.start_endpoint()
+
+    assert lab.wait_for(handle, "completed").completion_result == "success"
+    # The step's function ran twice; the second request carried the same key and charged nothing.
+    charges = payment_client.charges()
+    assert [(c.amount, c.succeeded, c.repeat) for c in charges] == [(80, True, False), (80, True, True)]
+    assert len({c.idempotency_key for c in charges}) == 1
+    assert [e.name for e in lab.journal(handle) if e.entry_type == "Command: Run"] == ["payment", "email"]
+
+
 @pytest.mark.parametrize("part", STATEFUL_PARTS)
 def test_idempotency_key_header_returns_the_first_result(lab: Lab, part: str, unique):
     lab.load(f"tour/{part}")

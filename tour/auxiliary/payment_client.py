@@ -1,15 +1,21 @@
 """A pretend payment provider that records every charge attempt and every refund.
 
-`call` succeeds unless `decline_payments` switched the provider to declining. `flaky_call`
-fails the first attempts for each idempotency key, which is what a real provider with a shaky
-network looks like; use it to watch Restate retry a `ctx.run` step with the same idempotency
-key every time.
+`call` succeeds unless `decline_payments` switched the provider to declining; a second request
+with the key of a charge that went through is recognised and charges nothing (it is recorded
+as a `repeat`). `flaky_call` fails the first attempts for each idempotency key, which is what a
+real provider with a shaky network looks like; use it to watch Restate retry a `ctx.run` step
+with the same idempotency key every time.
+
+Two switches lose the provider's answer after the money was taken: `hold_answers` keeps it back
+until released (take the endpoint down meanwhile, and the step never learns it paid), and
+`lose_next_answers` makes the next answers of `charge` time out.
 
 The saga chapter uses `charge` and `refund`: `charge` answers `CardDeclinedError` for users you
 `decline`, and `fail_next_charges` / `fail_next_refunds` make the provider unreachable for a
 while. `refund` is idempotent per key and a no-op when nothing was charged with that key.
 """
 
+import asyncio
 import threading
 from dataclasses import dataclass
 
@@ -20,6 +26,10 @@ _declined_users: set[str] = set()
 _declining = False
 _charge_outage = 0
 _refund_outage = 0
+_lost_answers = 0
+_answers_released = threading.Event()
+_answers_released.set()
+_answers_held = 0
 
 
 class CardDeclinedError(Exception):
@@ -34,6 +44,8 @@ class Charge:
     amount: int
     succeeded: bool
     user_id: str | None = None
+    #: A request with the key of a charge that went through: answered True, nothing charged again.
+    repeat: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,15 +60,62 @@ ledger: list[Charge | Refund] = []
 
 
 async def call(idempotency_key: str, amount: int) -> bool:
-    """Charge `amount`: True if the payment went through, False if the provider declined it."""
+    """Charge `amount` once per key: True if the payment went through, False if the provider declined it."""
     with _lock:
-        accepted = not _declining
-        ledger.append(Charge(idempotency_key, amount, succeeded=accepted))
-    if accepted:
+        repeat = _charged(idempotency_key)
+        accepted = repeat or not _declining
+        ledger.append(Charge(idempotency_key, amount, succeeded=accepted, repeat=repeat))
+    if repeat:
+        print(f"Payment with idempotency key {idempotency_key} was made before: not charged again")
+    elif accepted:
         print(f"Paying {amount} with idempotency key {idempotency_key}")
     else:
         print(f"Payment of {amount} declined (idempotency key {idempotency_key})")
+    await _answer()
     return accepted
+
+
+def _charged(idempotency_key: str) -> bool:
+    return any(
+        isinstance(e, Charge) and e.succeeded and not e.repeat and e.idempotency_key == idempotency_key for e in ledger
+    )
+
+
+async def _answer() -> None:
+    """Deliver the answer of a request that took the money, or lose it (see the switches below)."""
+    global _answers_held, _lost_answers
+    with _lock:
+        lost, _lost_answers = _lost_answers > 0, max(_lost_answers - 1, 0)
+        _answers_held += 1
+    try:
+        while not _answers_released.is_set():  # the caller's attempt may be cancelled meanwhile
+            await asyncio.sleep(0.02)
+    finally:
+        with _lock:
+            _answers_held -= 1
+    if lost:
+        raise TimeoutError("no answer from the payment provider")
+
+
+def hold_answers(holding: bool = True) -> None:
+    """Keep the answers of `call` and `charge` back (the money is taken) until ``hold_answers(False)``."""
+    if holding:
+        _answers_released.clear()
+    else:
+        _answers_released.set()
+
+
+def answers_held() -> int:
+    """How many requests took the money and still wait for their answer to be delivered."""
+    with _lock:
+        return _answers_held
+
+
+def lose_next_answers(count: int) -> None:
+    """Make the next `count` answers of `charge` time out after the charge went through."""
+    global _lost_answers
+    with _lock:
+        _lost_answers = count
 
 
 def decline_payments(declining: bool = True) -> None:
@@ -93,9 +152,10 @@ async def charge(idempotency_key: str, user_id: str, amount: int) -> bool:
         if user_id in _declined_users:
             ledger.append(Charge(idempotency_key, amount, succeeded=False, user_id=user_id))
             raise CardDeclinedError(f"card of {user_id} declined")
-        if not any(isinstance(e, Charge) and e.succeeded and e.idempotency_key == idempotency_key for e in ledger):
+        if not _charged(idempotency_key):
             ledger.append(Charge(idempotency_key, amount, succeeded=True, user_id=user_id))
     print(f"Charged {user_id} {amount} with idempotency key {idempotency_key}")
+    await _answer()
     return True
 
 
@@ -156,9 +216,11 @@ def refunds() -> list[Refund]:
 
 
 def reset() -> None:
-    """Forget all recorded charges and refunds, failure counts, outages and declined users; accept payments."""
-    global _charge_outage, _refund_outage, _declining
+    """Forget all recorded charges and refunds, failure counts, outages, declined users and lost answers."""
+    global _charge_outage, _refund_outage, _declining, _lost_answers
+    _answers_released.set()
     with _lock:
+        _lost_answers = 0
         ledger.clear()
         _failed_so_far.clear()
         _declined_users.clear()
