@@ -21,28 +21,11 @@ from support import exercise_section
 from tour.auxiliary import payment_client
 from tourlab import Lab, poll
 from tourlab.course import EXERCISES, run_check
-from tourlab.course.checks import Probe, error_hint
+from tourlab.course.exercises import Probe, error_hint
 
 SOLUTIONS = Path(__file__).parent / "solutions"
-#: The workspace each exercise's candidates go into: where the learner's section starts.
-DEFAULT_BASE = {
-    "checkout_calls_handle": "tour/app",
-    "expire_ticket": "tour/part2",
-    "reserve": "tour/part2",
-    "unreserve": "tour/part2",
-    "mark_as_sold": "tour/part2",
-    "email_notifications": "tour/part3",
-    # A handle that really pays is needed to try a declined payment.
-    "checkout_marks_sold": "tour/part4",
-    # Beyond the tour: the exercise's own starting code; the tests of chapter 13 (a candidate replaces one).
-    "deterministic_checkout": "tour/replay/exercise",
-    "catch_double_booking": "tour/testing/solution",
-    # Chapters 08-10: the reference checkpoint, so the rest of the app works (a candidate replaces one handler).
-    "confirm_payment": "tour/part5",
-    "payment_timeout": "tour/part5",
-    "booking_compensations": "tour/part6",
-    "group_booking": "tour/part7",
-}
+#: The workspace each exercise's candidates go into: the code its declaration starts from.
+DEFAULT_BASE = {exercise_id: exercise.start_from for exercise_id, exercise in EXERCISES.items()}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from tourlab._errors import (
     ServerNotInstalledError,
     ServerStartError,
 )
+from tourlab._follow import Followed
 from tourlab._lab import Lab, Reloaded
 from tourlab._model import (
     ACTIVE_STATUSES,
@@ -47,6 +48,7 @@ __all__ = [
     "PROJECT_ROOT",
     "Deployment",
     "EmbeddedRestate",
+    "Followed",
     "HandlerModuleError",
     "Invocation",
     "InvocationError",

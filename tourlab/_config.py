@@ -42,10 +42,6 @@ SERVER_ENV = {
     "OTEL_BSP_SCHEDULE_DELAY": "200",
 }
 
-#: "Always replay": Restate suspends the invocation at every await and the handler replays from the top
-#: (what restate-sdk's test harness does). Flushes out non-determinism on the first call.
-ALWAYS_REPLAY_ENV = {"RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT": "0s"}
-
 #: Hypercorn settings for the endpoint: Restate keeps long HTTP/2 streams open.
 H2_MAX_CONCURRENT_STREAMS = 2**31 - 1
 
