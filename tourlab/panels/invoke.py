@@ -153,7 +153,9 @@ class InvokeBar(PanelBase):
         )  # fmt: skip
         if generation != self._generation:  # a newer click follows its own invocation
             return
-        if polled.value.status in {"scheduled", "paused"} or not polled.ok:
+        if polled.value.finished and not polled.value.answered:  # it completed between two attaches
+            answered(ATTACH_SECONDS)
+        elif polled.value.status in {"scheduled", "paused"} or not polled.ok:
             invocation = self.lab.invocation(invocation_id)
             self.final_status = invocation.status if invocation else polled.value.status
             hint = " &middot; see Timers" if self.final_status == "scheduled" else " &middot; see Invocations"
