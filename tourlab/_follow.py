@@ -3,9 +3,10 @@
 ``Lab.call``, the grader's probe and the invoke bar all follow through ``follow``, so they share
 one rule:
 
-- *When to ask what blocks it* (``why_stuck``): at once when the invocation reports a failure of
-  its own, otherwise once it has been unfinished for ``DIAGNOSE_AFTER`` seconds (a callee, or the
-  holder of its key, may fail where it does not show); then every ``DIAGNOSE_EVERY`` seconds.
+- *When to ask what blocks it* (``why_stuck``): once it has been unfinished for ``DIAGNOSE_AFTER``
+  seconds, then every ``DIAGNOSE_EVERY`` seconds. A failing invocation gets the same grace: Restate
+  retries after 0.5 s and the retry may succeed (the tour's "fail once" demos), and a callee or the
+  holder of its key may fail where the invocation itself does not show it.
 - *What counts as stuck* (``Followed.blocked``): what it depends on fails like a bug, is paused or
   waits for itself. A passing failure (a network or a provider having a bad moment) is not: the
   invocation may still finish, so following goes on and the last diagnosis is there for the caller
@@ -21,14 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from tourlab._client import RestateClient
-from tourlab._diagnose import Stuck, reports_failure, why_stuck
+from tourlab._diagnose import Stuck, why_stuck
 from tourlab._errors import InvocationError, InvocationTimeoutError
 from tourlab._model import Invocation
 from tourlab._wait import Polled, poll
 
 #: How long an invocation may stay unfinished before follow asks what blocks it, and how often after that.
-DIAGNOSE_AFTER = 0.25
-DIAGNOSE_EVERY = 0.25
+DIAGNOSE_AFTER = 1.0
+DIAGNOSE_EVERY = 0.5
 
 
 class Cadence:
@@ -42,10 +43,7 @@ class Cadence:
         """Whether to diagnose `invocation` now; a yes counts as a diagnosis made at `now`."""
         if invocation.status == "completed":
             return False
-        if self.last is not None:
-            due = now - self.last >= DIAGNOSE_EVERY
-        else:
-            due = reports_failure(invocation) or now - self.started >= DIAGNOSE_AFTER
+        due = now - self.started >= DIAGNOSE_AFTER and (self.last is None or now - self.last >= DIAGNOSE_EVERY)
         if due:
             self.last = now
         return due
@@ -130,7 +128,7 @@ def answer_or_stuck(client: RestateClient, answer: concurrent.futures.Future[Any
     def answered(seconds: float) -> bool:
         return bool(concurrent.futures.wait([answer], timeout=seconds).done)
 
-    seen = follow(client, unfinished, timeout=timeout, answer=answered, interval=DIAGNOSE_AFTER).value
+    seen = follow(client, unfinished, timeout=timeout, answer=answered, interval=DIAGNOSE_EVERY).value
     if not seen.finished and seen.blocked and seen.stuck is not None:
         client.last_invocation_id = seen.stuck.asked.id
         raise InvocationError(f"{target} gets no answer. {seen.stuck}", invocation_id=seen.stuck.asked.id)
