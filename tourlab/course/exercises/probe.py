@@ -4,8 +4,8 @@ A check gets its own Virtual Object keys (nobody else uses them) from the probe,
 over Restate's ingress, then looks at results, journals, K/V state and the tour's stand-ins for
 the outside world (payment ledger, e-mail outbox). The first behaviour that is off ends the check
 (``Probe.fail``) with what happened, and a hint that fits that failure. A handler that is stuck,
-its own or one it calls (the lab's one rule: ``Lab.follow``), ends the check at once; whatever the
-check started and left unfinished is killed before it returns.
+its own or one it calls, ends the check as soon as the lab's one rule finds it (``Lab.follow``);
+whatever the check started and left unfinished is killed before it returns.
 """
 
 from __future__ import annotations
@@ -126,9 +126,7 @@ class Probe:
     def invoke(self, service: str, key: str | None, handler: str, arg: Any = NO_ARG) -> Any:
         """Run a handler to completion and return its result; a failing handler fails the check at once."""
         target = _target(service, key, handler)
-        inv_id = self.lab.send(service, key, handler, arg)
-        self.sent.append(inv_id)
-        self.last_id = inv_id
+        inv_id = self.start(service, key, handler, arg)
         self.wait_finished(inv_id, target)
         try:
             return self.lab.output(inv_id)
