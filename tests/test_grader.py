@@ -3,8 +3,9 @@ correct ones pass. Every candidate is a %%handler cell in tests/solutions/<exerc
 into a fresh workspace the way the magic does it, then checked through the real Restate.
 
 A candidate file starts with comment lines: ``# WRONG: ...`` or ``# RIGHT: ...`` (what it
-does), then optionally ``# base: tour/partN`` (the workspace it goes into, default below),
-``# expect: ...`` (text the problem must contain) and ``# hint: ...`` (text the hint must contain).
+does), then optionally ``# base: tour/partN`` (the workspace it goes into; default: the exercise's
+``start_from``), ``# expect: ...`` (text the problem must contain) and ``# hint: ...`` (text the
+hint must contain).
 """
 
 from __future__ import annotations
