@@ -113,6 +113,9 @@ def test_every_chapter_module_is_in_the_course_and_declares_each_exercise_once()
     assert {chapter.__name__.rsplit(".", 1)[1] for chapter in CHAPTERS} == chapters
     declared = [exercise.id for chapter in CHAPTERS for exercise in chapter.DECLARED]
     assert declared == list(EXERCISES)  # a dict would hide a second declaration of an id
+    for exercise in EXERCISES.values():
+        assert (tourlab.PROJECT_ROOT / exercise.start_from).is_dir(), exercise.id
+        assert (tourlab.PROJECT_ROOT / exercise.solution_from / exercise.file).is_file(), exercise.id
 
 
 def test_a_declared_exercise_is_listed_by_its_section_and_the_gradebook(monkeypatch):
