@@ -129,3 +129,66 @@ def test_no_private_name_is_imported_from_another_module():
 def test_everything_public_exists():
     assert sorted(tourlab.__all__) == sorted(set(tourlab.__all__))
     assert all(hasattr(tourlab, name) for name in tourlab.__all__)
+
+
+#: One file by design: it is mounted into a hub pod on its own.
+LONG_BY_DESIGN = {"tourlab.hub.gradebook"}
+MAX_LINES = 450
+
+
+def test_no_module_is_over_450_lines():
+    long = {
+        module: lines
+        for module, path in MODULES.items()
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES and module not in LONG_BY_DESIGN
+    }
+    assert long == {}
+
+
+# -- exercises: each declared once, listed from the declarations --------------------------------------
+
+
+def test_every_chapter_module_is_in_the_course_and_declares_each_exercise_once():
+    from tourlab.course.exercises import CHAPTERS, EXERCISES
+
+    chapters = {path.stem for path in (PACKAGE / "course" / "exercises").glob("ch*.py")}
+    assert {chapter.__name__.rsplit(".", 1)[1] for chapter in CHAPTERS} == chapters
+    declared = [exercise.id for chapter in CHAPTERS for exercise in chapter.DECLARED]
+    assert declared == list(EXERCISES)  # a dict would hide a second declaration of an id
+    for exercise in EXERCISES.values():
+        assert (tourlab.PROJECT_ROOT / exercise.start_from).is_dir(), exercise.id
+        assert (tourlab.PROJECT_ROOT / exercise.solution_from / exercise.file).is_file(), exercise.id
+
+
+def test_a_declared_exercise_is_listed_by_its_section_and_the_gradebook(monkeypatch):
+    from dataclasses import replace
+
+    from tourlab.course import EXERCISES, SECTIONS, find_section
+    from tourlab.hub import gradebook
+
+    for exercise in EXERCISES.values():
+        assert exercise.id in find_section(exercise.section).exercises
+    assert sum(len(spec.exercises) for spec in SECTIONS) == len(EXERCISES)
+
+    fake = replace(EXERCISES["reserve"], id="fake_exercise", section="02", title="A declared exercise")
+    monkeypatch.setitem(EXERCISES, fake.id, fake)
+    monkeypatch.delenv(gradebook.EXERCISES_ENV, raising=False)
+    assert find_section("02").exercises == ("fake_exercise",)
+    assert gradebook.ExerciseInfo("fake_exercise", "02", "A declared exercise") in gradebook.load_exercises()
+
+
+def test_exercise_ids_are_spelled_out_only_in_their_declarations():
+    from tourlab.course import EXERCISES
+
+    declarations = PACKAGE / "course" / "exercises"
+    listing = []
+    for module, path in MODULES.items():
+        if path.parent == declarations:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Tuple | ast.List | ast.Set | ast.Dict):
+                items = node.keys if isinstance(node, ast.Dict) else node.elts
+                ids = [i.value for i in items if isinstance(i, ast.Constant) and i.value in EXERCISES]
+                if len(ids) > 1:
+                    listing.append(f"{module} line {node.lineno}: {ids}")
+    assert listing == []

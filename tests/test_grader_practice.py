@@ -22,7 +22,7 @@ from support import exercise_section
 from tourlab import Lab, ServerNotInstalledError
 from tourlab._config import PROJECT_ROOT
 from tourlab.course import EXERCISES, run_check
-from tourlab.course import checks as course_checks
+from tourlab.course.exercises import ch11
 
 SOLUTIONS = Path(__file__).parent / "solutions"
 PRACTICE = ("deterministic_checkout", "catch_double_booking")
@@ -74,10 +74,10 @@ def test_the_replay_check_does_not_depend_on_the_lab_replaying(course_lab: Lab) 
 def test_the_replay_check_says_when_it_cannot_start_its_restate(
     course_lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def missing(**_: object) -> None:
+    def missing(*_: object, **__: object) -> None:
         raise ServerNotInstalledError("restate-server 1.7.12 is not installed.")
 
-    monkeypatch.setattr(course_checks, "EmbeddedRestate", missing)
+    monkeypatch.setattr(ch11, "create_runtime", missing)
     course_lab.load("tour/replay/solution")
     result = run_check("deterministic_checkout", course_lab)
     assert not result.ok

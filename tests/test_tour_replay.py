@@ -18,7 +18,7 @@ from tourlab._client import AdminIngressClient
 from tourlab._config import PROJECT_ROOT
 from tourlab._endpoint import Endpoint
 from tourlab._loader import load_app
-from tourlab._runtimes import EmbeddedRestate
+from tourlab._runtimes import ALWAYS_REPLAY_ENV, FAIL_FAST_ENV, EmbeddedRestate
 
 #: Set to 1 to record the rows of the cases below as fixtures (tests/fixtures/restate_rows/).
 RECORD = os.environ.get("TOURLAB_RECORD_ROWS") == "1"
@@ -53,8 +53,6 @@ class ReplayingRestate:
 
 @pytest.fixture(scope="module")
 def replaying() -> Iterator[ReplayingRestate]:
-    from tour.replay.settings import ALWAYS_REPLAY_ENV, FAIL_FAST_ENV
-
     server = EmbeddedRestate(extra_env={**ALWAYS_REPLAY_ENV, **FAIL_FAST_ENV})
     server.start()
     endpoint = Endpoint()

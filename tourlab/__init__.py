@@ -26,6 +26,7 @@ from tourlab._errors import (
     ServerStartError,
     UntrustedCertificateError,
 )
+from tourlab._follow import Followed
 from tourlab._lab import Lab, Reloaded
 from tourlab._model import Deployment, Invocation, InvocationStatus, JournalEntry, StuckRelation, Submission, Timer
 from tourlab._tracing import Span, Trace
@@ -34,6 +35,7 @@ from tourlab._wait import Polled, poll
 __all__ = [
     "PROJECT_ROOT",
     "Deployment",
+    "Followed",
     "HandlerModuleError",
     "ImageBuildError",
     "ImageUnavailableError",

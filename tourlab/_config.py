@@ -47,10 +47,6 @@ SERVER_ENV = {
     "OTEL_BSP_SCHEDULE_DELAY": "200",
 }
 
-#: "Always replay": Restate suspends the invocation at every await and the handler replays from the top
-#: (what restate-sdk's test harness does). Flushes out non-determinism on the first call.
-ALWAYS_REPLAY_ENV = {"RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT": "0s"}
-
 #: Hypercorn's settings, for the lab's endpoint and for ``python -m hypercorn --config`` alike.
 HYPERCORN_CONFIG = PROJECT_ROOT / "hypercorn-config.toml"
 

@@ -60,6 +60,11 @@ class Stuck:
         )
 
 
+def reports_failure(invocation: Invocation) -> bool:
+    """Whether an invocation shows a failure of its own: retrying, paused, or running again after one."""
+    return invocation.status in FAILING_STATUSES or (invocation.status == "running" and bool(invocation.last_failure))
+
+
 def why_stuck(client: AdminIngressClient, invocation: Invocation) -> Stuck | None:
     """The failing invocation that keeps `invocation` from finishing, or None if nothing fails."""
     return _follow(client, invocation, invocation, ())
@@ -67,7 +72,7 @@ def why_stuck(client: AdminIngressClient, invocation: Invocation) -> Stuck | Non
 
 def _follow(client: AdminIngressClient, asked: Invocation, current: Invocation, chain: tuple[str, ...]) -> Stuck | None:
     """Follow `current` (on behalf of `asked`) through callees and key holders; `chain` is the way so far."""
-    if current.status in FAILING_STATUSES or (current.status == "running" and current.last_failure):
+    if reports_failure(current):
         return Stuck(asked, current, "itself" if current.id == asked.id else "calls")
     if len(chain) >= _MAX_DEPTH:
         return None

@@ -6,9 +6,9 @@ import atexit
 import concurrent.futures
 import contextlib
 import os
-import subprocess
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,22 +20,22 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from tourlab import _config
+from tourlab._cli import cli_env, export_cli_env, run_cli
 from tourlab._client import NO_ARG, AdminIngressClient
-from tourlab._diagnose import Stuck, why_stuck
-from tourlab._errors import InvocationError, InvocationTimeoutError, LabError
+from tourlab._errors import LabError
+from tourlab._follow import answer_or_stuck
+from tourlab._introspect import Introspection
 from tourlab._logs import EndpointLog, tail
-from tourlab._model import Deployment, Invocation, InvocationStatus, JournalEntry, Submission, Timer, waiting_for
-from tourlab._runtimes import EXPORTED_MARKER, Runtime, choose_runtime, create_runtime, restate_ui_url
-from tourlab._tracing import JaegerQuery, Trace, TraceReceiver, TraceSource
-from tourlab._wait import poll
+from tourlab._model import Deployment, Submission
+from tourlab._runtimes import Runtime, restate_ui_url
+from tourlab._startup import start_parts
+from tourlab._tracing import TraceSource
 
 if TYPE_CHECKING:
     from tourlab._endpoint import Endpoint
 
 _current: Lab | None = None
 _current_lock = threading.Lock()
-#: How long a call may go unanswered before the lab looks for what blocks it (seconds).
-STUCK_AFTER = 1.0
 
 
 def resolve_app_dir(app_dir: str | os.PathLike[str]) -> Path:
@@ -63,7 +63,7 @@ class Reloaded:
         return f"Live: {self.package} ({self.services_text})"
 
 
-class Lab:
+class Lab(Introspection):
     """Restate, the learner's endpoint and a client, started together and owned by this kernel.
 
     >>> from tourlab import Lab
@@ -86,7 +86,8 @@ class Lab:
         self.runtime = runtime
         self.endpoint = endpoint
         self.endpoint_log = log
-        self.client = AdminIngressClient(runtime.admin_url, runtime.ingress_url, transport=transport)
+        self._client = AdminIngressClient(runtime.admin_url, runtime.ingress_url, transport=transport)
+        self._stopped = False
         #: Where this lab reads traces (None: tracing is off, ``tracing_problem`` says why).
         self.traces = traces
         self.tracing_problem = tracing_problem
@@ -100,7 +101,7 @@ class Lab:
         self.started_at = time.time()
         #: Everything to undo on stop(), last started first.
         self._stack = ExitStack()
-        self._stack.callback(self.client.close)
+        self._stack.callback(self._client.close)
         self._watchers: list[Callable[[], None]] = []
         self._calls = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="tourlab-call")
         self._stack.callback(self._calls.shutdown, wait=False, cancel_futures=True)
@@ -118,15 +119,23 @@ class Lab:
         """Start Restate, serve `app_dir` and register it; reuses this kernel's lab if one runs.
 
         Without `runtime`, the rule in ``tourlab._runtimes`` picks one and the lab receives its
-        traces itself. ``always_replay`` starts Restate so that every await suspends the
+        traces itself (``tourlab._startup``). ``always_replay`` starts Restate so that every await suspends the
         invocation and the handler replays from the top: non-determinism shows on the first call
         (a lab running the other way is stopped and a fresh one started). Everything started is
-        stopped again if a later step fails.
+        stopped again if a later step fails. A `runtime` given while this kernel's lab runs is not
+        started: a warning says the running lab was kept (``lab.stop()`` first to switch).
         """
         global _current
         with _current_lock:
             if _current is not None and _current.running:
                 if _current.always_replay == always_replay:
+                    if runtime is not None and runtime is not _current.runtime:
+                        warnings.warn(
+                            f"Lab.start kept the lab already running in this kernel (Restate {_current.runtime_kind} "
+                            f"at {_current.admin_url}) and did not start the runtime you passed: call lab.stop() "
+                            "first to switch.",
+                            stacklevel=2,
+                        )
                     _current.load(app_dir)
                     return _current
                 _current.stop()
@@ -136,55 +145,17 @@ class Lab:
             except BaseException:
                 lab.stop()
                 raise
-            lab._export_cli_env()
+            export_cli_env(lab.cli_env(), external=lab.runtime_kind == "external")
             _current = lab
             return lab
 
     @classmethod
     def _assemble(cls, runtime: Runtime | None, always_replay: bool) -> Lab:
-        with ExitStack() as stack:
-            receiver: TraceReceiver | None = None
-            if runtime is None:
-                choice = choose_runtime()
-                if choice.traced:
-                    receiver = TraceReceiver(bind_host=choice.bind_host, advertised_host=choice.endpoint_host)
-                runtime = create_runtime(
-                    choice,
-                    tracing_endpoint=receiver.endpoint if receiver else None,
-                    server_env=_config.ALWAYS_REPLAY_ENV if always_replay else None,
-                )
-            problem = None
-            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tourlab-start") as pool:
-                stack.callback(runtime.stop)
-                server_up = pool.submit(runtime.start)
-                # While the server boots: the receiver, the endpoint and the ~0.2 s import of the SDK.
-                if receiver is not None:
-                    try:
-                        receiver.start()
-                        stack.callback(receiver.stop)
-                    except OSError as error:  # tracing is optional: the lab works without it
-                        problem, receiver = f"Tracing is off: {error}.", None
-                from tourlab._endpoint import Endpoint
-                from tourlab._loader import load_app  # noqa: F401 - warms the import of restate
-
-                log = EndpointLog(_config.LAB_HOME / "logs" / f"endpoint-{os.getpid()}.log")
-                log.install()
-                stack.callback(log.uninstall)
-                endpoint = Endpoint(bind_host=runtime.bind_host)
-                endpoint.start()
-                stack.callback(endpoint.stop)
-                server_up.result()
-            traces: TraceSource | None = receiver or JaegerQuery.from_env()
-            if traces is None and problem is None:
-                problem = (
-                    "Tracing is off for this lab: it runs an external Restate or was started with "
-                    "TOURLAB_TRACING=off. Point your Restate's --tracing-endpoint at a collector such as Jaeger "
-                    "(and set TOURLAB_JAEGER_API_URL so the lab can read the traces back)."
-                )
-            lab = cls(runtime, endpoint, log, traces=traces, tracing_problem=problem)
+        with start_parts(runtime, always_replay) as parts:
+            lab = cls(parts.runtime, parts.endpoint, parts.log, traces=parts.traces, tracing_problem=parts.problem)
             lab.always_replay = always_replay
-            stack.enter_context(lab._stack)
-            lab._stack = stack.pop_all()
+            parts.stack.enter_context(lab._stack)
+            lab._stack = parts.stack.pop_all()
         return lab
 
     @classmethod
@@ -196,9 +167,17 @@ class Lab:
     def running(self) -> bool:
         return self.endpoint.running and self.runtime.running
 
+    @property
+    def client(self) -> AdminIngressClient:
+        """The client of this lab's Restate; a stopped lab refuses with a LabError."""
+        if self._stopped:
+            raise LabError("This lab was stopped: start one with Lab.start(...) (or open_section(...)).")
+        return self._client
+
     def stop(self) -> None:
         """Stop everything this lab started (an embedded server's data is deleted)."""
         global _current
+        self._stopped = True
         self._stack.close()
         if _current is self:
             _current = None
@@ -296,47 +275,17 @@ class Lab:
     ) -> Any:
         """Call a handler through Restate and return its result; ``key`` is None for services.
 
-        When the call gets no answer within a second because its invocation, a callee or the
-        holder of its key keeps failing with what looks like a bug (not a passing network error),
-        InvocationError names that invocation and how to unblock it, at once.
+        The call is followed by the lab's one rule (``tourlab._follow``): when its invocation, a
+        callee or the holder of its key keeps failing with what looks like a bug (not a passing
+        network error), InvocationError names that invocation and how to unblock it, at once.
         """
         wait = timeout if timeout is not None else self.client.timeout
         answer = self._calls.submit(
             self.client.call, service, key, handler, arg, idempotency_key=idempotency_key, timeout=wait
         )
         answer.add_done_callback(lambda _answer: self._changed())
-        try:
-            return answer.result(timeout=STUCK_AFTER)
-        except concurrent.futures.TimeoutError:
-            pass
         target = f"{service}/{handler}" if key is None else f"{service}/{key}/{handler}"
-
-        def answered_or_stuck() -> bool | Stuck:
-            stuck = None if answer.done() else self._stuck(target)
-            return answer.done() or (stuck is not None and not stuck.transient and stuck)
-
-        polled = poll(answered_or_stuck, timeout=wait, interval=0.5)
-        if isinstance(polled.value, Stuck):
-            self.client.last_invocation_id = polled.value.asked.id
-            raise InvocationError(f"{target} gets no answer. {polled.value}", invocation_id=polled.value.asked.id)
-        try:
-            return answer.result()
-        except InvocationTimeoutError as late:
-            stuck = self._stuck(target)
-            if stuck is None:
-                raise
-            self.client.last_invocation_id = stuck.asked.id
-            raise InvocationTimeoutError(f"{late} {stuck}", invocation_id=stuck.asked.id) from None
-
-    def _stuck(self, target: str) -> Stuck | None:
-        waiting = [inv for inv in self.client.invocations(target=target, limit=5) if inv.target == target]
-        unfinished = [inv for inv in waiting if inv.status != "completed"]
-        return why_stuck(self.client, unfinished[0]) if unfinished else None
-
-    def why_stuck(self, invocation_id: str | None = None) -> Stuck | None:
-        """What keeps an invocation (default: the latest one) from finishing: the one that keeps failing."""
-        invocation = self.invocation(invocation_id)
-        return why_stuck(self.client, invocation) if invocation is not None else None
+        return answer_or_stuck(self.client, answer, target, wait)
 
     def send(
         self,
@@ -387,78 +336,12 @@ class Lab:
         self.client.reject_awakeable(awakeable_id, reason)
         self._changed()
 
-    @property
-    def last_invocation_id(self) -> str | None:
-        """The invocation id of the latest call or send made through this lab."""
-        return self.client.last_invocation_id
-
-    # -- introspection -----------------------------------------------------------------------
-
-    def _id(self, invocation_id: str | None) -> str:
-        chosen = invocation_id or self.last_invocation_id
-        if chosen is None:
-            raise LabError("No invocation yet: make a call first or pass an invocation id.")
-        return chosen
-
-    def invocation(self, invocation_id: str | None = None) -> Invocation | None:
-        """Status, retries and last failure of an invocation (default: the latest one)."""
-        return self.client.invocation(self._id(invocation_id))
-
-    def invocations(self, *, target: str | None = None, limit: int = 20) -> list[Invocation]:
-        """Recent invocations, newest first."""
-        return self.client.invocations(target=target, limit=limit)
-
-    def journal(self, invocation_id: str | None = None) -> list[JournalEntry]:
-        """The journal of an invocation (default: the latest one)."""
-        return self.client.journal(self._id(invocation_id))
-
-    def journals(self, invocation_ids: list[str]) -> dict[str, list[JournalEntry]]:
-        """The journals of several invocations at once."""
-        return self.client.journals(invocation_ids)
-
-    def waiting_for(self, invocation_id: str | None = None) -> str | None:
-        """What an unfinished invocation (default: the latest) waits for, in words."""
-        invocation = self.invocation(invocation_id)
-        return waiting_for(invocation, self.journal(invocation.id)) if invocation is not None else None
-
-    def state(self, service: str, key: str) -> dict[str, Any]:
-        """The K/V state Restate stores for one Virtual Object key."""
-        return self.client.state(service, key)
-
-    def states(self, objects: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """The K/V state of several (service, key) objects at once."""
-        return self.client.states(objects)
+    # -- changing state ----------------------------------------------------------------------
 
     def set_state(self, service: str, key: str, values: dict[str, Any]) -> None:
         """Replace the K/V state of one Virtual Object key (takes effect a moment later)."""
         self.client.set_state(service, key, values)
         self._changed()
-
-    def service_state(self, service: str) -> dict[str, dict[str, Any]]:
-        """The K/V state of every key of a Virtual Object, by key."""
-        return self.client.service_state(service)
-
-    def timers(self) -> list[Timer]:
-        """Delayed calls and sleeps that have not fired yet, soonest first."""
-        return self.client.timers()
-
-    def delayed_calls(self) -> list[Timer]:
-        """Invocations sent with a delay that have not started yet."""
-        return self.client.delayed_calls()
-
-    def sleeps(self) -> list[Timer]:
-        """``ctx.sleep`` timers of unfinished invocations that have not fired yet."""
-        return self.client.sleeps()
-
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        """SQL over Restate's introspection tables."""
-        return self.client.query(sql)
-
-    def wait_for(
-        self, invocation_id: str | None = None, *statuses: InvocationStatus, timeout: float = 30.0
-    ) -> Invocation:
-        """Wait until an invocation reaches a status (default: completed)."""
-        return self.client.wait_for(self._id(invocation_id), statuses or ("completed",), timeout=timeout)
 
     def resume(self, invocation_id: str) -> None:
         """Retry a backing-off or paused invocation right now."""
@@ -474,19 +357,6 @@ class Lab:
         """Kill an invocation without running more of its code."""
         self.client.kill(invocation_id)
         self._changed()
-
-    # -- traces ------------------------------------------------------------------------------
-
-    def trace(self, invocation_id: str | None = None, *, timeout: float = 5.0) -> Trace:
-        """The spans of an invocation's trace (default: the latest one), as Restate exported them.
-
-        Waits up to `timeout` for the spans of a finished invocation to arrive (~0.2 s).
-        Shown in a notebook it is a waterfall; ``print()`` it for the span tree.
-        """
-        if self.traces is None:
-            raise LabError(self.tracing_problem or "Tracing is off for this lab.")
-        chosen = self._id(invocation_id)
-        return self.traces.trace_of(self.client.invocation(chosen), chosen, timeout=timeout)
 
     # -- deployments -------------------------------------------------------------------------
 
@@ -511,10 +381,6 @@ class Lab:
         self._deployed[answer["id"]] = endpoint
         self._stack.callback(endpoint.stop)
         return next(d for d in self.deployments() if d.id == answer["id"])
-
-    def deployments(self) -> list[Deployment]:
-        """The deployments Restate knows, newest first: active, draining (invocations still pinned) or drained."""
-        return self.client.deployments()
 
     def remove_deployment(self, deployment_id: str) -> None:
         """Remove a drained deployment (and stop its endpoint if this lab started it)."""
@@ -566,35 +432,11 @@ class Lab:
 
     def cli_env(self) -> dict[str, str]:
         """Environment for the ``restate`` CLI to talk to this lab's server."""
-        env = {
-            "RESTATE_ADMIN_URL": self.admin_url,
-            "RESTATE_INGRESS_URL": self.ingress_url,
-            EXPORTED_MARKER: self.admin_url,
-        }
-        cli = _config.cli_binary()
-        path = os.environ.get("PATH", "")
-        if cli is not None and str(cli.parent) not in path.split(os.pathsep):
-            env["PATH"] = f"{cli.parent}{os.pathsep}{path}"
-        return env
-
-    def _export_cli_env(self) -> None:
-        # `!restate ...` in a notebook runs in a subshell that inherits the kernel's environment.
-        env = self.cli_env()
-        if self.runtime.kind == "external":  # the user's own RESTATE_* settings already point there
-            env = {"PATH": env["PATH"]} if "PATH" in env else {}
-        os.environ.update(env)
+        return cli_env(self.admin_url, self.ingress_url)
 
     def cli(self, *args: str, timeout: float = 30.0) -> str:
         """Run the restate CLI against this lab and return what it printed."""
-        cli = _config.cli_binary()
-        if cli is None:
-            raise LabError(f"The restate CLI is not installed. Install it with:  {_config.INSTALL_HINT}")
-        env = {k: v for k, v in os.environ.items() if k != "CLICOLOR_FORCE"}  # set by ipykernel
-        env.update({**self.cli_env(), "NO_COLOR": "1", "TERM": "dumb"})
-        done = subprocess.run([str(cli), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
-        if done.returncode != 0:
-            raise LabError(f"restate {' '.join(args)} failed:\n{done.stderr.strip() or done.stdout.strip()}")
-        return done.stdout
+        return run_cli(self.cli_env(), *args, timeout=timeout)
 
 
 def _stop_current() -> None:

@@ -1,7 +1,8 @@
 """Check a DiscountCheckout implementation for the replay bugs of the exercise.
 
-Run it against a Restate started with `settings.ALWAYS_REPLAY_ENV` (and best `FAIL_FAST_ENV`):
-then every step replays the handler, and a non-deterministic checkout shows on the first orders.
+Run it against a Restate that replays at every step (and best fails fast: `create_runtime(...,
+always_replay=True, fail_fast=True)`): then every step replays the handler, and a non-deterministic
+checkout shows on the first orders.
 """
 
 from collections.abc import Callable

@@ -29,11 +29,31 @@ from tourlab._runtimes.docker import HOST_FROM_CONTAINER, NO_ENGINE_HINT, Docker
 from tourlab._runtimes.embedded import EmbeddedRestate
 from tourlab._runtimes.external import ExternalRestate
 
-__all__ = ["EmbeddedRestate", "Runtime", "RuntimeChoice", "choose_runtime", "create_runtime", "restate_ui_url"]
+__all__ = [
+    "ALWAYS_REPLAY_ENV",
+    "FAIL_FAST_ENV",
+    "EmbeddedRestate",
+    "Runtime",
+    "RuntimeChoice",
+    "choose_runtime",
+    "create_runtime",
+    "restate_ui_url",
+]
 
 #: Set by a lab when it exports its own URLs for the CLI, so children don't mistake them for external.
 EXPORTED_MARKER = "TOURLAB_EXPORTED_ADMIN_URL"
 RUNTIME_VAR = "TOURLAB_RUNTIME"
+
+#: "Always replay": Restate suspends the invocation at every suspension point (``ctx.run``, a call, a
+#: sleep) and the handler replays from the top (what restate-sdk's test harness does), so
+#: non-determinism shows on the first call.
+ALWAYS_REPLAY_ENV = {"RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT": "0s"}
+#: "Fail fast": Restate kills an invocation at its first failure instead of retrying it, so the
+#: caller gets the error at once.
+FAIL_FAST_ENV = {
+    "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "1",
+    "RESTATE_DEFAULT_RETRY_POLICY__ON_MAX_ATTEMPTS": "kill",
+}
 
 NO_RUNTIME_MESSAGE = (
     "No Restate to run the course against. Pick one:\n"
@@ -147,13 +167,18 @@ def choose_runtime(env: Mapping[str, str] | None = None) -> RuntimeChoice:
 
 
 def create_runtime(
-    choice: RuntimeChoice, *, tracing_endpoint: str | None = None, server_env: Mapping[str, str] | None = None
+    choice: RuntimeChoice,
+    *,
+    tracing_endpoint: str | None = None,
+    always_replay: bool = False,
+    fail_fast: bool = False,
 ) -> Runtime:
     """The runtime `choice` names, exporting traces to `tracing_endpoint` where it can.
 
-    `server_env` are extra settings for the server (``RESTATE_...`` variables), for the runtimes
-    the lab starts itself.
+    ``always_replay`` (``ALWAYS_REPLAY_ENV``) and ``fail_fast`` (``FAIL_FAST_ENV``) set the server
+    up that way; only for the runtimes the lab starts itself.
     """
+    server_env = {**(ALWAYS_REPLAY_ENV if always_replay else {}), **(FAIL_FAST_ENV if fail_fast else {})}
     if choice.kind == "external":
         if server_env:
             raise RuntimeUnavailableError(
@@ -165,7 +190,7 @@ def create_runtime(
         )
     if choice.kind == "docker":
         return DockerRestate(tracing_endpoint=tracing_endpoint, bind_host=choice.bind_host, server_env=server_env)
-    return EmbeddedRestate(binary=choice.binary, tracing_endpoint=tracing_endpoint, extra_env=dict(server_env or {}))
+    return EmbeddedRestate(binary=choice.binary, tracing_endpoint=tracing_endpoint, extra_env=server_env)
 
 
 def restate_ui_url(runtime: Runtime, env: Mapping[str, str] | None = None) -> str | None:

@@ -6,8 +6,7 @@ exercise checks and progress.
 >>> lab = section.lab
 """
 
-from tourlab.course.checks import CheckResult, run_check
-from tourlab.course.exercises import EXERCISES, Exercise, find_exercise
+from tourlab.course.exercises import EXERCISES, CheckResult, Exercise, find_exercise, run_check
 from tourlab.course.progress import Progress, course_overview
 from tourlab.course.section import Section, open_section
 from tourlab.course.sections import SECTIONS, SectionSpec, find_section

@@ -13,8 +13,7 @@ import ipywidgets as widgets
 from tour.auxiliary import email_client, payment_client
 from tourlab import HandlerModuleError, Invocation, InvocationError, Lab, LabError, Reloaded, poll
 from tourlab.course import magic
-from tourlab.course.checks import CheckResult, error_hint, markdown_text, run_check
-from tourlab.course.exercises import Exercise, find_exercise
+from tourlab.course.exercises import CheckResult, Exercise, error_hint, find_exercise, markdown_text, run_check
 from tourlab.course.progress import Progress
 from tourlab.course.report import report_check
 from tourlab.course.sections import SectionSpec, find_section

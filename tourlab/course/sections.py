@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tourlab import LabError
+from tourlab.course.exercises import EXERCISES
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,8 @@ class SectionSpec:
 
     ``start_from`` is the reference checkpoint the section's workspace is copied from (None:
     no workspace, the notebook runs ``app`` directly); ``checkpoint`` is the reference solution
-    the notebook continues from after its exercises.
+    the notebook continues from after its exercises. Its exercises are the ones declared for it
+    (``Exercise.section``).
     """
 
     id: str
@@ -22,7 +24,11 @@ class SectionSpec:
     app: str
     start_from: str | None = None
     checkpoint: str | None = None
-    exercises: tuple[str, ...] = ()
+
+    @property
+    def exercises(self) -> tuple[str, ...]:
+        """The ids of this section's exercises, in course order."""
+        return tuple(exercise.id for exercise in EXERCISES.values() if exercise.section == self.id)
 
     @property
     def workspace_name(self) -> str:
@@ -42,7 +48,6 @@ SECTIONS: tuple[SectionSpec, ...] = (
         app="tour/app",
         start_from="tour/app",
         checkpoint="tour/part1",
-        exercises=("checkout_calls_handle",),
     ),
     SectionSpec(
         "02",
@@ -62,7 +67,6 @@ SECTIONS: tuple[SectionSpec, ...] = (
         app="tour/part2",
         start_from="tour/part2",
         checkpoint="tour/part3",
-        exercises=("expire_ticket", "reserve", "unreserve", "mark_as_sold"),
     ),
     SectionSpec(
         "05",
@@ -71,7 +75,6 @@ SECTIONS: tuple[SectionSpec, ...] = (
         app="tour/part3",
         start_from="tour/part3",
         checkpoint="tour/part4",
-        exercises=("email_notifications", "checkout_marks_sold"),
     ),
     SectionSpec("06", "06_idempotency", "Idempotency", app="tour/part4"),
     SectionSpec("07", "07_tracing", "Tracing", app="tour/part4"),
@@ -83,7 +86,6 @@ SECTIONS: tuple[SectionSpec, ...] = (
         app="tour/part4",
         start_from="tour/part4",
         checkpoint="tour/part5",
-        exercises=("confirm_payment", "payment_timeout"),
     ),
     SectionSpec(
         "09",
@@ -92,7 +94,6 @@ SECTIONS: tuple[SectionSpec, ...] = (
         app="tour/part5",
         start_from="tour/part5",
         checkpoint="tour/part6",
-        exercises=("booking_compensations",),
     ),
     SectionSpec(
         "10",
@@ -101,7 +102,6 @@ SECTIONS: tuple[SectionSpec, ...] = (
         app="tour/part6",
         start_from="tour/part6",
         checkpoint="tour/part7",
-        exercises=("group_booking",),
     ),
     SectionSpec(
         "11",
@@ -110,7 +110,6 @@ SECTIONS: tuple[SectionSpec, ...] = (
         app="tour/replay",
         start_from="tour/replay/exercise",
         checkpoint="tour/replay/solution",
-        exercises=("deterministic_checkout",),
     ),
     # The workspace holds v1; lab.deploy serves v2 next to it as a second deployment.
     SectionSpec(
@@ -124,7 +123,6 @@ SECTIONS: tuple[SectionSpec, ...] = (
         app="tour/testing/shop",
         start_from="tour/testing/shop",
         checkpoint="tour/testing/solution",
-        exercises=("catch_double_booking",),
     ),
     SectionSpec("14", "14_recap", "Recap", app="tour/part7"),
 )

@@ -14,7 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from tourlab import Invocation, InvocationError, InvocationTimeoutError, Lab, LabError, poll
+from tourlab import Followed, Invocation, InvocationError, InvocationTimeoutError, Lab, LabError, Stuck
 from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round, set_if_changed
 
 #: How long the bar follows one invocation before handing over to the Invocations panel.
@@ -126,35 +126,38 @@ class InvokeBar(PanelBase):
             self.view.refresher.poke()
 
     def _follow_until_done(self, invocation_id: str, generation: int, delayed: bool) -> None:
-        """Attach in short rounds (an answer shows at once); between rounds show the invocation's status."""
+        """Attach in short rounds (an answer shows at once); between rounds show the invocation's status,
+        and what blocks it once ``Lab.follow``'s rule finds it stuck (a fix and a resume may still free it)."""
         attach = [not delayed]  # a delayed call is first seen scheduled: look before attaching
 
-        def one_round() -> str | None:
-            if attach[0]:
-                try:
-                    self._show_result(self.lab.attach(invocation_id, timeout=ATTACH_SECONDS))
-                    return "completed"
-                except InvocationTimeoutError:
-                    pass
-                except InvocationError as failed:
-                    self._show_failure(str(failed))
-                    return "completed"
-            attach[0] = True
-            invocation = self.lab.invocation(invocation_id)
-            status = invocation.status if invocation else "pending"
-            set_if_changed(self.status, _status_text(invocation))
-            self.view.refresher.poke()
-            return status if status in {"scheduled", "paused"} else None
+        def answered(seconds: float) -> bool:
+            if not attach[0]:
+                attach[0] = True
+                return False
+            try:
+                self._show_result(self.lab.attach(invocation_id, timeout=seconds))
+            except InvocationTimeoutError:
+                return False
+            except InvocationError as failed:
+                self._show_failure(str(failed))
+            return True
 
-        polled = poll(
-            one_round, lambda status: status is not None, timeout=FOLLOW_SECONDS, interval=0,
-            stop=lambda: generation != self._generation,
+        def handed_over(seen: Followed) -> bool:
+            set_if_changed(self.status, _status_text(seen.invocation, seen.stuck if seen.blocked else None))
+            self.view.refresher.poke()
+            return seen.status in {"scheduled", "paused"}
+
+        polled = self.lab.follow(
+            invocation_id, timeout=FOLLOW_SECONDS, until=handed_over, answer=answered, interval=ATTACH_SECONDS,
+            stop_when_blocked=False, stop=lambda: generation != self._generation,
         )  # fmt: skip
         if generation != self._generation:  # a newer click follows its own invocation
             return
-        if polled.value in {"scheduled", "paused"} or not polled.ok:
+        if polled.value.finished and not polled.value.answered:  # it completed between two attaches
+            answered(ATTACH_SECONDS)
+        elif polled.value.status in {"scheduled", "paused"} or not polled.ok:
             invocation = self.lab.invocation(invocation_id)
-            self.final_status = invocation.status if invocation else polled.value
+            self.final_status = invocation.status if invocation else polled.value.status
             hint = " &middot; see Timers" if self.final_status == "scheduled" else " &middot; see Invocations"
             set_if_changed(self.status, _status_text(invocation) + hint)
 
@@ -185,7 +188,7 @@ def _free_seat(lab: Lab) -> str:
     return next((seat for seat in seats if seat not in taken), "seat9Z")
 
 
-def _status_text(invocation: Invocation | None) -> str:
+def _status_text(invocation: Invocation | None, stuck: Stuck | None = None) -> str:
     if invocation is None:
         return "status: <i>pending</i>"
     text = f"status: <b>{html.escape(invocation.status)}</b>"
@@ -193,4 +196,6 @@ def _status_text(invocation: Invocation | None) -> str:
         text += f" (retry count {invocation.retry_count})"
     if invocation.last_failure and invocation.status != "completed":
         text += f": <span style='color:#dc2626'>{html.escape(invocation.failure)}</span>"
+    if stuck is not None and stuck.culprit.id != invocation.id:
+        text += f"<br>{html.escape(str(stuck)).replace(chr(10), '<br>')}"
     return text

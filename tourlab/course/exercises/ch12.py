@@ -1,9 +1,8 @@
-"""Draft of chapter 12's check, ``rescue_stranded``: not wired in yet.
+"""Chapter 12, versioning: rescue a checkout stranded by a force-deleted deployment.
 
-It belongs in ``tourlab/course/exercises/`` (the chapter-12 module) once that package exists;
-until then nothing imports it. The learner writes ``rescue(lab, invocation_id, old_code)`` in
-the workspace file ``rescue.py`` (reference: ``tour/versions/solution/rescue.py``); the check
-strands checkouts itself and calls it.
+The learner writes ``rescue(lab, invocation_id, old_code)`` in the workspace file ``rescue.py``
+(reference: ``tour/versions/solution/rescue.py``): a repair is a few admin-API calls, not handler
+code, so the check strands checkouts itself and calls that function.
 """
 
 from __future__ import annotations
@@ -20,11 +19,10 @@ from typing import Any
 import httpx
 
 from tourlab import Lab, LabError, poll
-from tourlab.course.checks import Probe, environment, error_hint
+from tourlab.course.exercises.hints import error_hint
+from tourlab.course.exercises.model import Exercise
+from tourlab.course.exercises.probe import Probe, environment
 
-#: The exercise's declaration, to move with the check: ``Exercise(id="rescue_stranded", section="12",
-#: title=TITLE, file=RESCUE_FILE, functions=("rescue",), solution_from="tour/versions/solution",
-#: skeleton=SKELETON, hints=HINTS)``.
 TITLE = "rescue() gets a stranded checkout to finish on the code it started on"
 SKELETON = """\
 from tourlab import Lab
@@ -101,23 +99,23 @@ def _learner_rescue(p: Probe) -> Rescue:
             f"Run the %%handler {RESCUE_FILE} cell of the exercise, then check again.",
         )
     spec = importlib.util.spec_from_file_location(f"rescue_check_{p.run}", path)
-    if spec is None or spec.loader is None:
-        p.fail(f"Python cannot load {path.name}.")
+    loader = spec.loader if spec is not None else None
+    if spec is None or loader is None:
+        p.fail(f"Python cannot load {RESCUE_FILE}.")
     module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        loader.exec_module(module)
     except Exception as error:  # noqa: BLE001 - the learner's module may raise anything at import
         text = f"{type(error).__name__}: {error} ({RESCUE_FILE})"
         p.fail(f"{RESCUE_FILE} does not load: {text}", error_hint(text) or "Fix that line of rescue.py.")
-    found = getattr(module, "rescue", None)
+    found: Rescue | None = getattr(module, "rescue", None)
     if not callable(found):
         p.fail(
             f"{RESCUE_FILE} has no function rescue(lab, invocation_id, old_code).",
             "Keep the name and the parameters of the exercise cell: the check calls "
             "rescue(lab, invocation_id, old_code).",
         )
-    rescue: Rescue = found
-    return rescue
+    return found
 
 
 def _strand(p: Probe) -> tuple[str, str]:
@@ -294,3 +292,20 @@ def check_rescue_stranded(p: Probe) -> None:
             _judge_leftovers(p, bystander, before, serving)
         finally:
             _tidy(p, before, serving)
+
+
+RESCUE_STRANDED = Exercise(
+    id="rescue_stranded",
+    section="12",
+    title=TITLE,
+    file=RESCUE_FILE,
+    functions=("rescue",),
+    start_from="tour/versions/v1",
+    solution_from="tour/versions/solution",
+    skeleton=SKELETON,
+    hints=HINTS,
+    check=check_rescue_stranded,
+)
+
+#: This chapter's exercises, in the order its notebook has them.
+DECLARED = (RESCUE_STRANDED,)
