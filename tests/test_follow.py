@@ -11,7 +11,8 @@ import httpx
 import pytest
 from support import RecordedRestate, recorded
 
-from tourlab import Invocation, RestateClient, _follow
+from tourlab import Invocation, _follow
+from tourlab._client import AdminIngressClient
 from tourlab._diagnose import why_stuck
 from tourlab._follow import DIAGNOSE_AFTER, DIAGNOSE_EVERY, Cadence, Followed, follow
 
@@ -38,8 +39,8 @@ def _restate() -> RecordedRestate:
     )
 
 
-def _client(restate: RecordedRestate) -> RestateClient:
-    return RestateClient("http://restate:9070", "http://restate:8080", transport=httpx.MockTransport(restate))
+def _client(restate: RecordedRestate) -> AdminIngressClient:
+    return AdminIngressClient("http://restate:9070", "http://restate:8080", transport=httpx.MockTransport(restate))
 
 
 # -- when to ask what blocks an invocation ------------------------------------------------------------

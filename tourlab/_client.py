@@ -17,10 +17,8 @@ from tourlab._errors import (
     InvocationTimeoutError,
     LabError,
     RegistrationError,
-    RestateUnreachableError,
-    UntrustedCertificateError,
 )
-from tourlab._http import prompt_transport
+from tourlab._http import prompt_transport, unreachable
 from tourlab._model import (
     Deployment,
     Invocation,
@@ -29,8 +27,10 @@ from tourlab._model import (
     Submission,
     Timer,
     decode_value,
+    delayed_call_timers,
+    parse_deployments,
     parse_journal,
-    parse_time,
+    sleep_timers,
 )
 from tourlab._wait import poll
 
@@ -80,21 +80,6 @@ def _message(response: httpx.Response) -> str:
         return str(response.json().get("message", response.text))
     except ValueError:
         return response.text.strip()
-
-
-def unreachable(url: str, error: httpx.TransportError) -> RestateUnreachableError:
-    """The LabError for httpx's `error` on a request to Restate at `url`: what went wrong and what to do."""
-    where = httpx.URL(url).copy_with(path="/", query=None)
-    problem = str(error).strip() or type(error).__name__
-    if "CERTIFICATE_VERIFY_FAILED" in problem:
-        return UntrustedCertificateError(
-            f"The certificate of Restate at {where} is not trusted here ({problem}). Point SSL_CERT_FILE "
-            "at the CA that signed it, then re-run the chapter's first cell."
-        )
-    return RestateUnreachableError(
-        f"Restate does not answer at {where} ({problem}). Is the server running? Re-run the chapter's "
-        "first cell (it starts the lab again), or lab.restart_server()."
-    )
 
 
 class AdminIngressClient:
@@ -373,17 +358,7 @@ class AdminIngressClient:
         }
         inputs = {row["id"]: known[row["id"]] if row["id"] in known else read[row["id"]] for row in scheduled}
         self._inputs = inputs
-        return [
-            Timer(
-                "delayed call",
-                row["target"],
-                row["id"],
-                parse_time(row.get("scheduled_start_at")),
-                row.get("invoked_by_target") or ("ingress" if row.get("invoked_by") == "ingress" else None),
-                inputs[row["id"]],
-            )
-            for row in scheduled
-        ]
+        return delayed_call_timers(scheduled, inputs)
 
     def sleeps(self) -> list[Timer]:
         """``ctx.sleep`` timers of unfinished invocations that have not fired yet."""
@@ -394,12 +369,7 @@ class AdminIngressClient:
         journals = self.journals(
             [row["id"] for row in sleeping], where="entry_type = 'Command: Sleep' OR entry_type LIKE 'Notification%'"
         )
-        return [
-            Timer("sleep", row["target"], row["id"], parse_time(entry.wake_up_at), row["target"])
-            for row in sleeping
-            for entry in journals[row["id"]]
-            if entry.kind == "Sleep" and not entry.completed
-        ]
+        return sleep_timers(sleeping, journals)
 
     def wait_for(
         self, invocation_id: str, statuses: tuple[InvocationStatus, ...] = ("completed",), *, timeout: float
@@ -465,24 +435,7 @@ class AdminIngressClient:
             "WHERE status <> 'completed' AND pinned_deployment_id IS NOT NULL GROUP BY pinned_deployment_id"
         )
         pinned = {row["pinned_deployment_id"]: int(row["pinned"]) for row in rows}
-        found = response.json()["deployments"]
-        newest: dict[str, tuple[int, str]] = {}
-        for item in found:
-            for service in item.get("services") or []:
-                revision = int(service["revision"])
-                if revision >= newest.get(service["name"], (-1, ""))[0]:
-                    newest[service["name"]] = (revision, item["id"])
-        deployments = [
-            Deployment(
-                id=item["id"],
-                uri=str(item.get("uri", "")),
-                services={s["name"]: int(s["revision"]) for s in item.get("services") or []},
-                pinned=pinned.get(item["id"], 0),
-                latest=any(deployment_id == item["id"] for _revision, deployment_id in newest.values()),
-            )
-            for item in found
-        ]
-        return sorted(deployments, key=lambda d: max(d.services.values(), default=0), reverse=True)
+        return parse_deployments(response.json()["deployments"], pinned)
 
     def remove_deployment(self, deployment_id: str) -> None:
         """Delete a deployment from Restate's registry (1.7 only deletes with ``force``)."""

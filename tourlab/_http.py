@@ -21,6 +21,8 @@ from collections.abc import Iterator
 import httpcore
 import httpx
 
+from tourlab._errors import RestateUnreachableError, UntrustedCertificateError
+
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only; elsewhere the stalls are rarer
 _NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -173,3 +175,18 @@ def prompt_transport(*urls: str, ssl_context: ssl.SSLContext | None = None) -> P
     if ssl_context is None and any(url.lower().startswith("https:") for url in urls):
         ssl_context = httpx.create_ssl_context()
     return PromptTransport(ssl_context=ssl_context)
+
+
+def unreachable(url: str, error: httpx.TransportError) -> RestateUnreachableError:
+    """The LabError for httpx's `error` on a request to Restate at `url`: what went wrong and what to do."""
+    where = httpx.URL(url).copy_with(path="/", query=None)
+    problem = str(error).strip() or type(error).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in problem:
+        return UntrustedCertificateError(
+            f"The certificate of Restate at {where} is not trusted here ({problem}). Point SSL_CERT_FILE "
+            "at the CA that signed it, then re-run the chapter's first cell."
+        )
+    return RestateUnreachableError(
+        f"Restate does not answer at {where} ({problem}). Is the server running? Re-run the chapter's "
+        "first cell (it starts the lab again), or lab.restart_server()."
+    )

@@ -380,3 +380,49 @@ class Deployment:
         if self.latest:
             return "active"
         return "draining" if self.pinned else "drained"
+
+
+def delayed_call_timers(scheduled: list[dict[str, Any]], inputs: dict[str, Any]) -> list[Timer]:
+    """Timers for invocations sent with a delay (rows of ``sys_invocation_status``), with their inputs by id."""
+    return [
+        Timer(
+            "delayed call",
+            row["target"],
+            row["id"],
+            parse_time(row.get("scheduled_start_at")),
+            row.get("invoked_by_target") or ("ingress" if row.get("invoked_by") == "ingress" else None),
+            inputs[row["id"]],
+        )
+        for row in scheduled
+    ]
+
+
+def sleep_timers(sleeping: list[dict[str, Any]], journals: dict[str, list[JournalEntry]]) -> list[Timer]:
+    """Timers for the ``ctx.sleep`` entries of sleeping invocations that have not fired yet."""
+    return [
+        Timer("sleep", row["target"], row["id"], parse_time(entry.wake_up_at), row["target"])
+        for row in sleeping
+        for entry in journals[row["id"]]
+        if entry.kind == "Sleep" and not entry.completed
+    ]
+
+
+def parse_deployments(found: list[dict[str, Any]], pinned: dict[str, int]) -> list[Deployment]:
+    """The admin API's deployments, newest first; `latest` marks the newest revision of any service."""
+    newest: dict[str, tuple[int, str]] = {}
+    for item in found:
+        for service in item.get("services") or []:
+            revision = int(service["revision"])
+            if revision >= newest.get(service["name"], (-1, ""))[0]:
+                newest[service["name"]] = (revision, item["id"])
+    deployments = [
+        Deployment(
+            id=item["id"],
+            uri=str(item.get("uri", "")),
+            services={s["name"]: int(s["revision"]) for s in item.get("services") or []},
+            pinned=pinned.get(item["id"], 0),
+            latest=any(deployment_id == item["id"] for _revision, deployment_id in newest.values()),
+        )
+        for item in found
+    ]
+    return sorted(deployments, key=lambda d: max(d.services.values(), default=0), reverse=True)

@@ -10,9 +10,8 @@ from collections.abc import Callable
 
 import httpx
 
-from tourlab._client import unreachable
 from tourlab._errors import UntrustedCertificateError
-from tourlab._http import prompt_transport
+from tourlab._http import prompt_transport, unreachable
 from tourlab._wait import poll
 
 _READY_QUERY = {"query": "SELECT id FROM sys_invocation LIMIT 1"}

@@ -1,6 +1,6 @@
 # WRONG: fails the booking before the charge (a declined card), so no refund is ever due and neither bug shows
 # expect: buggy_refund_outside_the_journal
-# hint: after the charge
+# hint: how much did the user get back
 async def test_a_failure_after_the_charge_is_undone(client: RestateClient):
     cid, seats = new("Cid"), [new("seat"), new("seat")]
     payments.decline_cards_of(cid)
