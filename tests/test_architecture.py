@@ -5,7 +5,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import tourlab
+
+pytestmark = pytest.mark.unit
 
 PACKAGE = Path(tourlab.__file__).parent
 

@@ -27,6 +27,8 @@ from tourlab._model import parse_journal, waiting_for
 from tourlab._runtimes.external import ExternalRestate
 from tourlab.panels import Dashboard, InvocationsPanel, JournalPanel, StatePanel, TimersPanel, TracePanel
 
+pytestmark = pytest.mark.unit
+
 ADD = recorded("add_ticket_completed")
 SCHEDULED = recorded("scheduled")
 ADD_ID, SCHEDULED_ID = ADD["invocation_id"], SCHEDULED["invocation_id"]

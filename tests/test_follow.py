@@ -16,6 +16,8 @@ from tourlab._client import AdminIngressClient
 from tourlab._diagnose import why_stuck
 from tourlab._follow import DIAGNOSE_AFTER, DIAGNOSE_EVERY, Cadence, Followed, follow
 
+pytestmark = pytest.mark.unit
+
 CASES = {name: recorded(name) for name in ("add_ticket_completed", "backing_off", "paused", "suspended")}
 
 

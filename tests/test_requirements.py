@@ -22,6 +22,8 @@ from packaging.utils import canonicalize_name
 
 from tourlab import PROJECT_ROOT
 
+pytestmark = pytest.mark.unit
+
 OURS = {"tourlab", "tour"}
 
 
