@@ -147,8 +147,8 @@ class Cell:
 
     @property
     def disagrees(self) -> bool:
-        """The regrade's verdict differs from what the learner's kernel reported."""
-        if self.verified is None or self.verified.passed is None:
+        """The regrade's verdict differs from what the learner's kernel reported (if it reported anything)."""
+        if self.verified is None or self.verified.passed is None or not self.attempts:
             return False
         return self.verified.passed != (self.status == "passed")
 

@@ -31,7 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
@@ -258,21 +258,23 @@ def regrade(
     jobs: int = 2,
     done: Callable[[Verified], None] = lambda _: None,
 ) -> list[Verified]:
-    """Run the workers, `jobs` learners at a time; `done` sees each result as it comes."""
+    """Run the workers, `jobs` learners at a time; `done` sees each learner's results as they come (in this thread)."""
 
     def one(learner: str) -> list[Verified]:
         started = time.time()
         outcomes = run_worker(runner, learner, homes / learner / "workspace", work[learner])
-        results = [
+        return [
             Verified(learner, o.exercise, o.section, o.passed, o.message, started, o.seconds, runner.kind)
             for o in outcomes
         ]
-        for result in results:
-            done(result)
-        return results
 
+    results: list[Verified] = []
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return [v for batch in pool.map(one, work) for v in batch]
+        for finished in as_completed([pool.submit(one, learner) for learner in work]):
+            for result in finished.result():
+                done(result)
+                results.append(result)
+    return results
 
 
 # -- ./course hub regrade -------------------------------------------------------------------------------
