@@ -26,6 +26,7 @@ import asyncio
 import csv
 import html
 import io
+import itertools
 import json
 import logging
 import os
@@ -529,11 +530,12 @@ class Regrader:
         self.finished: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ids = itertools.count(1)
 
     def start(self, learners: list[str], exercises: list[str]) -> dict[str, Any]:
         """Queue a job (no names: every learner, every exercise they started)."""
         job: dict[str, Any] = {
-            "id": len(self.finished) + len(self.queue) + (self.running is not None) + 1,
+            "id": next(self._ids),
             "learners": learners,
             "exercises": exercises,
             "queued_at": time.time(),
