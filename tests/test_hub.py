@@ -31,7 +31,7 @@ from tourlab.hub.remote import HubClient, HubError
 pytestmark = pytest.mark.hub
 
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "hub"
-#: A class of five (in the gradebook's order, by name); cy stays stuck on the exercise. Small: the test machine is shared.
+#: A class of five (in the gradebook's order, by name); cy stays stuck on the exercise. Small: the machine is shared.
 LEARNERS = ("ada", "bob", "cy", "dan", "eve")
 PASSING = tuple(learner for learner in LEARNERS if learner != "cy")
 EXERCISE = "checkout_calls_handle"

@@ -16,6 +16,8 @@ import pytest
 from support import docker
 
 from tourlab._config import PROJECT_ROOT
+from tourlab.course import Workspace
+from tourlab.hub.config import IMAGE_UID
 from tourlab.hub.engine import docker_answers, ensure_lab_image
 from tourlab.hub.launch import HubProcess
 from tourlab.hub.remote import HubClient, RemoteKernel
@@ -122,4 +124,24 @@ def test_learners_in_containers_cannot_reach_each_other(docker_hub: HubProcess) 
     assert (docker_hub.class_dir / "home" / "ben" / "secret.txt").read_text() == "ben only"
     cells = {(c["learner"], c["exercise"]): c["status"] for c in api.gradebook().json()["cells"]}
     assert cells == {("ana", "reserve"): "passed"}
+    api.close()
+
+
+def test_the_gradebook_regrades_in_a_container(docker_hub: HubProcess) -> None:
+    """Ana's posted pass of `reserve`, checked on her workspace (the skeleton) in a container of the lab image."""
+    api = docker_hub.client()
+    home = docker_hub.class_dir / "home" / "ana"
+    Workspace("s04_virtual_objects_and_state", start_from="tour/part2", root=home / "workspace").ensure()
+    for path in [home / "workspace", *(home / "workspace").rglob("*")]:
+        os.chown(path, IMAGE_UID, IMAGE_UID)  # as her server would have written it
+    job = api.regrade(["ana"], ["reserve"])
+    assert (job["results"], job["passed"], job["error"]) == (1, 0, None)
+    [cell] = [c for c in api.gradebook().json()["cells"] if (c["learner"], c["exercise"]) == ("ana", "reserve")]
+    assert (cell["status"], cell["verified"]["status"], cell["verified"]["runner"], cell["disagree"]) == (
+        "passed",
+        "not passed",
+        "docker",
+        True,
+    )
+    assert cell["verified"]["message"].startswith("reserve returned True but left the 'status' state at None")
     api.close()
