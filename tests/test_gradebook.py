@@ -8,6 +8,7 @@ posted result, and report_check against a real local HTTP server.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -22,6 +23,7 @@ from tourlab.course import EXERCISES, Progress, report
 from tourlab.hub.config import exercises_json
 from tourlab.hub.gradebook import (
     Attempt,
+    RegradeForms,
     Store,
     Verified,
     attempt_rows,
@@ -198,6 +200,20 @@ def test_the_page_shows_both_results_marks_disagreement_and_applied_solutions() 
     assert "✓ verified passed" in bob_row
     assert "disagree" not in bob_row
     assert "<form" not in page  # no regrade command configured: no buttons
+
+
+def test_with_a_regrade_command_the_page_has_buttons_that_carry_the_xsrf_token() -> None:
+    status = {"running": None, "queued": [], "finished": [
+        {"results": 7, "passed": 6, "error": None, "started_at": 100.0, "finished_at": 131.0}
+    ]}  # fmt: skip
+    forms = RegradeForms("/gb/", "xsrf-token-1", status)
+    page = render_page([{"name": "ada"}], load_exercises(), [], None, "/gb/", regrade=forms)
+    buttons = re.findall(r'<form class="regrade" method="post" action="/gb/regrade">(.*?)</form>', page)
+    assert len(buttons) == 1 + len(EXERCISES) + 1  # the class, each exercise, the learner
+    assert all('<input type="hidden" name="_xsrf" value="xsrf-token-1">' in b for b in buttons)
+    assert sum('name="learner" value="ada"' in b for b in buttons) == 1
+    assert sum('name="exercise" value="reserve"' in b for b in buttons) == 1
+    assert "Last regrade: 7 check(s), 6 passed, in 31 s." in page
 
 
 def test_the_gradebook_lists_the_course_exercises_and_the_hub_hands_them_over(
