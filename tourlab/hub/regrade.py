@@ -133,14 +133,16 @@ class Runner:
     kind: str
     image: str = ""
 
-    def command(self, workspace: Path, exercises: list[str], name: str, scratch: Path) -> list[str]:
+    def command(self, workspace: Path, exercises: list[str], name: str) -> list[str]:
         flags = [f"--exercise={exercise}" for exercise in exercises]
         if self.kind == "local":
             return [sys.executable, "-m", "tourlab.hub.regrade", f"--workspace-root={workspace}", *flags]
         return [
             "docker", "run", "--rm", f"--name={name}", f"--label={CONTAINER_LABEL}",
             "--network=none", "--user=1000:1000", "--read-only", "--tmpfs=/tmp:rw,exec,size=1g",
-            "--cap-drop=ALL", "--security-opt=no-new-privileges", "--memory=2g", "--cpus=1", "--pids-limit=1024",
+            "--cap-drop=ALL", "--security-opt=no-new-privileges", "--pids-limit=1024",
+            # The limits of a learner's own container (HubSettings).
+            f"--memory={HubSettings.mem_limit}", f"--cpus={HubSettings.cpu_limit}",
             f"--volume={workspace}:{CONTAINER_WORKSPACE}:ro", "--workdir=/tmp",
             *(f"--env={key}={value}" for key, value in worker_env(Path("/tmp")).items() if key in CONTAINER_ENV),
             "--entrypoint=python", self.image, "-m", "tourlab.hub.regrade",
@@ -178,7 +180,7 @@ def run_worker(runner: Runner, learner: str, workspace: Path, exercises: list[st
         return [Outcome(e, EXERCISES[e].section, False, never, 0.0) for e in exercises]
     name = f"tourlab-regrade-{learner}-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="tourlab-regrade-") as scratch:
-        command = runner.command(workspace, exercises, name, Path(scratch))
+        command = runner.command(workspace, exercises, name)
         process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -218,8 +220,8 @@ def _docker_cli_env() -> dict[str, str]:
 def _outcomes(out: str) -> Iterator[Outcome]:
     for line in out.splitlines():
         if line.startswith(MARK):
-            data = json.loads(line.removeprefix(MARK))
-            yield Outcome(**data)
+            with contextlib.suppress(TypeError, ValueError):  # a garbled line is no result
+                yield Outcome(**json.loads(line.removeprefix(MARK)))
 
 
 # -- which learners, which exercises ----------------------------------------------------------------
