@@ -46,7 +46,7 @@ def image_problem(work_dir: Path) -> str | None:
     """Why the docker classroom cannot run here, or None; the lab image is built when missing."""
     if not docker_answers():
         return "no Docker engine answers here (docker info failed)"
-    ensure_lab_image(IMAGE, work_dir)
+    ensure_lab_image(IMAGE, work_dir, refresh=True)  # the code of this checkout
     ran = docker("run", "--rm", "--user", "1000", IMAGE, "jupyterhub-singleuser", "--version")
     if ran.returncode != 0:
         return f"{IMAGE} has no working jupyterhub-singleuser (install jupyterhub in the image): {ran.stderr}"

@@ -183,7 +183,7 @@ def test_under_the_local_spawner_the_regrade_runs_as_the_learners_own_code_does(
 def lab_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     if not docker_answers():
         pytest.skip("no Docker engine answers here (docker info failed)")
-    ensure_lab_image(IMAGE, tmp_path_factory.mktemp("images"))
+    ensure_lab_image(IMAGE, tmp_path_factory.mktemp("images"), refresh=True)  # this checkout's code
     return IMAGE
 
 

@@ -30,19 +30,23 @@ def choose_spawner() -> str:
     return "docker" if docker_answers() else "local"
 
 
-def image_exists(image: str) -> bool:
-    done = subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=60, check=False)
-    return done.returncode == 0
+def image_id(image: str) -> str | None:
+    """The id of a local image, or None if there is none of that name."""
+    command = ["docker", "image", "inspect", "--format={{.Id}}", image]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
-def ensure_lab_image(image: str, work_dir: Path) -> bool:
+def ensure_lab_image(image: str, work_dir: Path, *, refresh: bool = False) -> bool:
     """Build the lab image from this repository's Dockerfile if it is missing; True if it was built.
 
-    The base images come from ``images/build_images.py`` (pulled, or built here as local stand-ins
-    where no registry answers). Output goes to this process's stdout; a failed step raises
-    ``RuntimeError`` with its last lines.
+    With ``refresh`` it is built again even if it exists (Docker's layer cache makes that quick
+    for an unchanged tree), so it holds the code of this checkout; the image it replaced is
+    removed. The base images come from ``images/build_images.py`` (pulled, or built here as local
+    stand-ins where no registry answers). A failed step raises ``RuntimeError`` with its last lines.
     """
-    if image_exists(image):
+    old = image_id(image)
+    if old is not None and not refresh:
         return False
     work_dir.mkdir(parents=True, exist_ok=True)
     env_file = work_dir / "images.env"
@@ -59,6 +63,8 @@ def ensure_lab_image(image: str, work_dir: Path) -> bool:
             str(PROJECT_ROOT),
         ]
     )  # fmt: skip
+    if old is not None and image_id(image) != old:  # the replaced build, untagged now
+        subprocess.run(["docker", "rmi", old], capture_output=True, timeout=120, check=False)
     return True
 
 

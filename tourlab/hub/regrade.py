@@ -206,6 +206,8 @@ def run_worker(runner: Runner, learner: str, workspace: Path, exercises: list[st
                 os.killpg(process.pid, signal.SIGKILL)
     found = {o.exercise: o for o in _outcomes(out)}
     tail = " | ".join(line for line in err.strip().splitlines()[-3:] if line.strip())
+    if "No module named tourlab.hub.regrade" in err:
+        tail = f"the lab image {runner.image} predates regrades: remove it (docker rmi), ./course hub builds it again"
     return [
         found.get(e) or Outcome(e, EXERCISES[e].section, None, f"{problem}: {tail or 'no output'}", 0.0)
         for e in exercises
