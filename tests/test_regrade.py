@@ -11,9 +11,14 @@ import io
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
+from support import eventually
 
 from tourlab.course import EXERCISES, SECTIONS, Workspace
 from tourlab.hub import regrade
@@ -174,6 +179,26 @@ def test_under_the_local_spawner_the_regrade_runs_as_the_learners_own_code_does(
     seen = probe_result(verified(class_dir)[("eve", "checkout_calls_handle")].message)
     assert seen["hub variables"] == []
     assert all(str(seen[path]).startswith("READ secret-") for path in secrets)
+
+
+def test_stopping_a_regrade_stops_its_workers_and_their_restate(tmp_path: Path) -> None:
+    class_dir = tmp_path / "class"
+    workspace = chapter(class_dir / "home" / "ada", "01")
+    with (workspace.path / "app.py").open("a") as module:
+        module.write("import time\ntime.sleep(300)\n")  # the lab's Restate runs while the module loads
+    command = [sys.executable, "-m", "tourlab.hub", "regrade", f"--class-dir={class_dir}", "--spawner=local"]
+    cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def started() -> list[psutil.Process]:
+        found = psutil.Process(cli.pid).children(recursive=True)
+        return found if any("restate-server" in p.name() for p in found) else []
+
+    workers = eventually(started, timeout=60)
+    assert workers, "no worker with its restate-server started"
+    cli.send_signal(signal.SIGTERM)
+    assert cli.wait(60) == 128 + signal.SIGTERM
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
 
 
 # -- the docker spawner: a container of the lab image, only the workspace mounted -----------------------

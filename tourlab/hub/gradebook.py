@@ -528,6 +528,7 @@ class Regrader:
         self.queue: list[dict[str, Any]] = []
         self.running: dict[str, Any] | None = None
         self.finished: list[dict[str, Any]] = []
+        self.process: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
@@ -558,7 +559,7 @@ class Regrader:
             # The command is ours, but nothing of this service's (its hub token) needs to reach it.
             env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
             try:
-                process = await asyncio.create_subprocess_exec(
+                self.process = process = await asyncio.create_subprocess_exec(
                     *self.command, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
                 )
                 assert process.stdout is not None
@@ -573,7 +574,7 @@ class Regrader:
             except (OSError, ValueError) as error:
                 job["error"] = f"the regrade command did not run: {error}"
             job["finished_at"] = time.time()
-            self.running = None
+            self.running = self.process = None
             self.finished.append(job)
             log.info("regrade %s: %s result(s), %s", job["id"], job["results"], job["error"] or "done")
 
@@ -589,6 +590,11 @@ class Regrader:
 
     def status(self) -> dict[str, Any]:
         return {"running": self.running, "queued": list(self.queue), "finished": self.finished[-5:]}
+
+    def stop(self) -> None:
+        """Ask a running regrade to stop its workers and end (SIGTERM), as the service stops."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
 
 
 class RegradeHandler(_InstructorHandler):
@@ -866,6 +872,7 @@ def main() -> None:
     store = Store(Path(os.environ.get(DB_ENV, "gradebook.sqlite")))
     command = json.loads(os.environ[REGRADE_ENV]) if os.environ.get(REGRADE_ENV) else None
     app = make_app(store, prefix, load_exercises(), command)
+    regrader: Regrader | None = app.settings["regrader"]
     app.listen(url.port or 80, os.environ.get(BIND_ENV) or url.hostname or "127.0.0.1")
     log.info("Serving %s on %s (results in %s)", prefix, url.netloc, store.path)
     try:
@@ -873,6 +880,8 @@ def main() -> None:
     except KeyboardInterrupt:  # the hub stops its services with SIGINT
         log.info("Stopped")
     finally:
+        if regrader is not None:
+            regrader.stop()
         store.close()
 
 

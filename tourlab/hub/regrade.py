@@ -28,12 +28,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 from tourlab import PROJECT_ROOT, HandlerModuleError, Lab, LabError
@@ -173,6 +175,19 @@ def worker_env(scratch: Path) -> dict[str, str]:
     }
 
 
+#: Workers running now, by name: what a signal to ``./course hub regrade`` stops before it exits.
+_running: dict[str, tuple[Runner, subprocess.Popen[str]]] = {}
+_running_lock = threading.Lock()
+
+
+def stop_workers() -> None:
+    """Stop every worker this process started that still runs (their containers and process groups too)."""
+    with _running_lock:
+        running = list(_running.items())
+    for name, (runner, process) in running:
+        runner.stop(process, name)
+
+
 def run_worker(runner: Runner, learner: str, workspace: Path, exercises: list[str]) -> list[Outcome]:
     """Regrade some exercises of one learner; an exercise the worker did not answer for could not run."""
     if not workspace.is_dir():
@@ -191,6 +206,8 @@ def run_worker(runner: Runner, learner: str, workspace: Path, exercises: list[st
             env=worker_env(Path(scratch)) if runner.kind == "local" else _docker_cli_env(),
             start_new_session=True,
         )
+        with _running_lock:
+            _running[name] = (runner, process)
         timeout = 30 + EXERCISE_TIMEOUT * len(exercises)
         try:
             out, err = process.communicate(timeout=timeout)
@@ -200,6 +217,8 @@ def run_worker(runner: Runner, learner: str, workspace: Path, exercises: list[st
             out, err = process.communicate()
             problem = f"the regrade took more than {timeout:g} s and was stopped"
         finally:
+            with _running_lock:
+                _running.pop(name, None)
             if process.poll() is None:
                 runner.stop(process, name)
             with contextlib.suppress(ProcessLookupError):  # whatever the learner's code left in the group
@@ -321,6 +340,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
     """``./course hub regrade``: regrade, store as verified, print one line per result and a summary."""
     args = parse_args(argv)
+
+    def interrupted(signum: int, _frame: FrameType | None) -> None:
+        stop_workers()
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():  # Ctrl+C, or the gradebook stopping
+        signal.signal(signal.SIGTERM, interrupted)
+        signal.signal(signal.SIGINT, interrupted)
     class_dir = Path(args.class_dir).resolve()
     homes = class_dir / "home"
     spawner = choose_spawner() if args.spawner == "auto" else args.spawner
