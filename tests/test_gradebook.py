@@ -72,10 +72,12 @@ def test_the_store_keeps_verified_results_and_opens_a_gradebook_from_before_them
     store = Store(tmp_path / "gradebook.sqlite")
     store.add(attempt("bob", True, None, 2.0, solved=True))
     store.add_verified(regraded("ada", False, "status is None"))
+    store.add_verified(Verified("ada", "reserve", "04", True, None, 11.0, 1.0, "local", solution_code=True))
     store.add_verified(regraded("bob", None, "the regrade took more than 270 s and was stopped"))
     assert store.attempts() == [attempt("ada", True, None, 1.0), attempt("bob", True, None, 2.0, solved=True)]
     assert store.verified() == [
         regraded("ada", False, "status is None"),
+        Verified("ada", "reserve", "04", True, None, 11.0, 1.0, "local", solution_code=True),
         regraded("bob", None, "the regrade took more than 270 s and was stopped"),
     ]
     store.close()
@@ -188,7 +190,10 @@ def test_the_page_shows_both_results_marks_disagreement_and_applied_solutions() 
         [attempt("ada", True, None, 1.0), attempt("bob", True, None, 1.0, solved=True)],
         None,
         "/gb/",
-        verified=[regraded("ada", False, "reserve left the status at None"), regraded("bob", True)],
+        verified=[
+            regraded("ada", False, "reserve left the status at None"),
+            Verified("bob", "reserve", "04", True, None, 10.0, 2.5, "docker", solution_code=True),
+        ],
     )
     ada_row, bob_row = (row for row in page.split("<tr>") if 'class="learner">' in row)
     assert "✓ passed" in ada_row
@@ -197,6 +202,8 @@ def test_the_page_shows_both_results_marks_disagreement_and_applied_solutions() 
     assert "self-reported ≠ verified" in ada_row
     assert "verified: reserve left the status at None" in ada_row
     assert "solution applied" in bob_row
+    assert "the solution's code" in bob_row
+    assert "the solution's code" not in ada_row
     assert "✓ verified passed" in bob_row
     assert "disagree" not in bob_row
     assert "<form" not in page  # no regrade command configured: no buttons

@@ -258,6 +258,7 @@ def test_a_regrade_verifies_what_learners_reported(hub: HubProcess, api: HubClie
     for learner in LEARNERS:
         cell = cells[(learner, EXERCISE)]
         assert cell["verified"]["status"] == ("passed" if learner in PASSING else "not passed"), learner
+        assert cell["verified"]["solution_code"] == (learner in PASSING)  # they applied the solution
         assert cell["disagree"] is False
     assert cells[("cy", EXERCISE)]["verified"]["message"] == FIRST_FAILURE
 

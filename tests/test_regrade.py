@@ -122,10 +122,12 @@ def test_a_forged_pass_regrades_as_not_passed_and_a_right_workspace_as_passed(tm
     results = verified(class_dir)
     assert set(results) == {("ada", "checkout_calls_handle"), *(("cy", e) for e in SECTIONS[4].exercises)}
     assert results[("ada", "checkout_calls_handle")].passed is True
+    assert results[("ada", "checkout_calls_handle")].solution_code is True  # apply_solution's code
     reserve = results[("cy", "reserve")]
     assert (reserve.passed, reserve.runner) == (False, "local")
     assert reserve.message is not None
     assert reserve.message.startswith(RESERVE_SKELETON_PROBLEM)
+    assert reserve.solution_code is False
     assert re.search(r"^cy +reserve +not passed \(\d+\.\d s\): reserve returned True", out, re.MULTILINE)
     assert "Done in" in out
 
@@ -133,6 +135,18 @@ def test_a_forged_pass_regrades_as_not_passed_and_a_right_workspace_as_passed(tm
     cy = table[("cy", "reserve")]
     assert (cy.status, cy.verified_status, cy.disagrees) == ("passed", "not passed", True)
     assert table[("ada", "checkout_calls_handle")].disagrees is False
+
+
+def test_the_solutions_code_is_recognised_whatever_its_layout(tmp_path: Path) -> None:
+    exercise = EXERCISES["reserve"]
+    module = tmp_path / "ticket_object.py"
+    reformatted = exercise.solution.replace("async def reserve", "# my own words\nasync def reserve")
+    module.write_text("from restate import VirtualObject\n\n" + reformatted.replace("    ", "        "))
+    assert regrade.same_as_solution(module, exercise.solution) is True
+    module.write_text(exercise.solution.replace("    return False", "    return status == RESERVED"))
+    assert regrade.same_as_solution(module, exercise.solution) is False
+    module.write_text("def reserve(:\n")
+    assert regrade.same_as_solution(module, exercise.solution) is False
 
 
 def test_the_gradebook_reads_results_as_json_lines(tmp_path: Path) -> None:

@@ -110,6 +110,8 @@ class Verified:
     ran_at: float
     seconds: float
     runner: str
+    #: The exercise's functions in the workspace are the reference solution's, statement for statement.
+    solution_code: bool = False
 
 
 @dataclass
@@ -195,7 +197,7 @@ class Store:
             "CREATE TABLE IF NOT EXISTS verified ("
             " id INTEGER PRIMARY KEY AUTOINCREMENT, learner TEXT NOT NULL, exercise TEXT NOT NULL,"
             " section TEXT NOT NULL, passed INTEGER, message TEXT, ran_at REAL NOT NULL, seconds REAL NOT NULL,"
-            " runner TEXT NOT NULL)"
+            " runner TEXT NOT NULL, solution_code INTEGER NOT NULL DEFAULT 0)"
         )
 
     def add(self, attempt: Attempt) -> None:
@@ -223,8 +225,8 @@ class Store:
 
     def add_verified(self, result: Verified) -> None:
         self.db.execute(
-            "INSERT INTO verified (learner, exercise, section, passed, message, ran_at, seconds, runner)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO verified (learner, exercise, section, passed, message, ran_at, seconds, runner, solution_code)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 result.learner,
                 result.exercise,
@@ -234,14 +236,19 @@ class Store:
                 result.ran_at,
                 result.seconds,
                 result.runner,
+                int(result.solution_code),
             ),
         )
 
     def verified(self) -> list[Verified]:
         rows = self.db.execute(
-            "SELECT learner, exercise, section, passed, message, ran_at, seconds, runner FROM verified ORDER BY id"
+            "SELECT learner, exercise, section, passed, message, ran_at, seconds, runner, solution_code"
+            " FROM verified ORDER BY id"
         )
-        return [Verified(r[0], r[1], r[2], None if r[3] is None else bool(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
+        return [
+            Verified(r[0], r[1], r[2], None if r[3] is None else bool(r[3]), r[4], r[5], r[6], r[7], bool(r[8]))
+            for r in rows
+        ]
 
     def close(self) -> None:
         self.db.close()
@@ -442,6 +449,7 @@ SUMMARY_COLUMNS = [
     "verified",
     "verified_at",
     "verified_message",
+    "verified_solution_code",
     "disagree",
 ]
 ATTEMPT_COLUMNS = [
@@ -474,6 +482,7 @@ def _summary_csv(cell: Cell, exercise: ExerciseInfo) -> list[Any]:
         cell.verified_status,
         _iso(v.ran_at) if v else "",
         (v.message or "") if v else "",
+        "yes" if v and v.solution_code else "",
         "yes" if cell.disagrees else "",
     ]
 
@@ -752,7 +761,9 @@ updated {time.strftime("%H:%M:%S")} (every 30 s) ·
 <a href="{prefix}gradebook.csv">gradebook.csv</a> · <a href="{prefix}attempts.csv">attempts.csv</a></p>
 <p class="meta">Each cell: what the learner's own kernel reported (<i>self-reported</i>), then the latest
 <i>verified</i> result, from a regrade that ran the check again on the learner's workspace files.
-An orange frame marks a cell where the two disagree.</p>
+An orange frame marks a cell where the two disagree. <i>Solution applied</i>: the learner's kernel
+reported passing after applying the reference solution; <i>the solution's code</i>: the regrade found
+the reference solution's functions in the workspace, statement for statement.</p>
 {regrade_html}
 {note_html}
 <table id="gradebook"><thead><tr><th>Learner</th>{head}
@@ -788,6 +799,8 @@ def _render_cell(cell: Cell) -> str:
         symbol = {"passed": "✓", "not passed": "✗", "could not run": "⚠"}[status]
         when = time.strftime("%H:%M", time.localtime(v.ran_at))
         parts.append(f'<div class="verified v-{status.replace(" ", "-")}">{symbol} verified {status} · {when}</div>')
+        if v.solution_code:
+            parts.append('<div class="flag">the solution\'s code</div>')
         tip = f"{tip}\nverified: {v.message or status}".strip()
     if cell.disagrees:
         classes.append("disagree")
@@ -832,7 +845,13 @@ def _cell_row(cell: Cell) -> dict[str, Any]:
         "last_message": cell.last_message,
         "verified": None
         if v is None
-        else {"status": cell.verified_status, "message": v.message, "at": _iso(v.ran_at), "runner": v.runner},
+        else {
+            "status": cell.verified_status,
+            "message": v.message,
+            "at": _iso(v.ran_at),
+            "runner": v.runner,
+            "solution_code": v.solution_code,
+        },
         "disagree": cell.disagrees,
     }
 

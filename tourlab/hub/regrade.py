@@ -20,6 +20,7 @@ and stores what it prints.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import json
 import os
@@ -63,13 +64,34 @@ def workspace_folder(exercise_id: str) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the worker found for one exercise; ``passed`` is None when the check could not run."""
+    """What the worker found for one exercise; ``passed`` is None when the check could not run.
+
+    ``solution_code``: the exercise's functions in the workspace are the reference solution's,
+    statement for statement (comments and layout aside), as ``apply_solution`` writes them.
+    """
 
     exercise: str
     section: str
     passed: bool | None
     message: str | None
     seconds: float
+    solution_code: bool = False
+
+
+def same_as_solution(module: Path, solution: str) -> bool:
+    """Whether every function of the solution cell is defined the same way in `module`."""
+    try:
+        wanted = _functions(solution)
+        found = _functions(module.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return bool(wanted) and all(found.get(name) == code for name, code in wanted.items())
+
+
+def _functions(source: str) -> dict[str, str]:
+    tree = ast.parse(source)
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef)
+    return {node.name: ast.dump(node) for node in tree.body if isinstance(node, kinds)}
 
 
 # -- the worker: runs beside the learner's code, never beside the hub's ------------------------------
@@ -83,8 +105,8 @@ def check_exercise(root: Path, exercise_id: str, scratch: Path) -> Outcome:
     folder = root / workspace_folder(exercise_id)
     started = time.monotonic()
 
-    def outcome(passed: bool | None, message: str | None) -> Outcome:
-        return Outcome(exercise_id, section, passed, message, round(time.monotonic() - started, 2))
+    def outcome(passed: bool | None, message: str | None, solution_code: bool = False) -> Outcome:
+        return Outcome(exercise_id, section, passed, message, round(time.monotonic() - started, 2), solution_code)
 
     if not (folder / "app.py").is_file():
         return outcome(False, f"workspace/{folder.name}/ has no app.py: chapter {section} was never opened.")
@@ -104,7 +126,8 @@ def check_exercise(root: Path, exercise_id: str, scratch: Path) -> Outcome:
         return outcome(False, f"The check stopped with {type(error).__name__}: {error}")
     finally:
         lab.stop()
-    return outcome(result.ok, result.problem)
+    exercise = EXERCISES[exercise_id]
+    return outcome(result.ok, result.problem, same_as_solution(folder / exercise.file, exercise.solution))
 
 
 def worker(argv: list[str] | None = None) -> int:
@@ -287,7 +310,9 @@ def regrade(
         started = time.time()
         outcomes = run_worker(runner, learner, homes / learner / "workspace", work[learner])
         return [
-            Verified(learner, o.exercise, o.section, o.passed, o.message, started, o.seconds, runner.kind)
+            Verified(
+                learner, o.exercise, o.section, o.passed, o.message, started, o.seconds, runner.kind, o.solution_code
+            )
             for o in outcomes
         ]
 
