@@ -176,7 +176,7 @@ def test_the_gradebook_shows_every_learner_and_what_they_are_stuck_on(api: HubCl
     csv_rows = api.gradebook("gradebook.csv").text.splitlines()
     assert csv_rows[0] == (
         "learner,exercise,section,self_reported,solution_applied,attempts,first_passed_at,last_attempt_at,"
-        "last_message,verified,verified_at,verified_message,disagree"
+        "last_message,verified,verified_at,verified_message,verified_solution_code,disagree"
     )
     assert any(re.match(rf"cy,{EXERCISE},01,not yet,,1,", row) for row in csv_rows)
     assert any(re.match(rf"ada,{EXERCISE},01,passed,yes,2,", row) for row in csv_rows)

@@ -42,7 +42,7 @@ def resolve_spawner(settings: HubSettings) -> HubSettings:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["regrade"]:
-        sys.exit(regrade.main(args[1:]))
+        sys.exit(regrade.command(args[1:]))
     settings = parse_args(args)
     # Private to the hub's user: it holds the cookie secret, password hashes and the admin token.
     settings.class_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

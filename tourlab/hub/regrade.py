@@ -40,8 +40,8 @@ from types import FrameType
 from typing import IO
 
 from tourlab import PROJECT_ROOT, HandlerModuleError, Lab, LabError
-from tourlab.course import EXERCISES, SECTIONS, run_check
-from tourlab.hub.engine import choose_spawner
+from tourlab.course import EXERCISES, find_section, run_check
+from tourlab.hub.engine import choose_spawner, ensure_lab_image
 from tourlab.hub.gradebook import Store, Verified
 from tourlab.hub.settings import HubSettings, default_image
 
@@ -58,8 +58,7 @@ CONTAINER_ENV = ("HOME", "TOURLAB_HOME", "TOURLAB_RUNTIME", "TOURLAB_TRACING", "
 
 def workspace_folder(exercise_id: str) -> str:
     """The chapter folder an exercise is written in: ``s<NN>_<notebook>``."""
-    section = EXERCISES[exercise_id].section
-    return next("s" + spec.notebook for spec in SECTIONS if spec.id == section)
+    return find_section(EXERCISES[exercise_id].section).workspace_name
 
 
 @dataclass(frozen=True)
@@ -362,20 +361,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
-    """``./course hub regrade``: regrade, store as verified, print one line per result and a summary."""
-    args = parse_args(argv)
+def command(argv: list[str]) -> int:
+    """``./course hub regrade`` as a process: Ctrl+C or SIGTERM (the gradebook stopping) stops the workers first."""
 
     def interrupted(signum: int, _frame: FrameType | None) -> None:
         stop_workers()
         raise SystemExit(128 + signum)
 
-    if threading.current_thread() is threading.main_thread():  # Ctrl+C, or the gradebook stopping
-        signal.signal(signal.SIGTERM, interrupted)
-        signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
+    return main(argv)
+
+
+def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
+    """``./course hub regrade``: regrade, store as verified, print one line per result and a summary."""
+    args = parse_args(argv)
     class_dir = Path(args.class_dir).resolve()
     homes = class_dir / "home"
     spawner = choose_spawner() if args.spawner == "auto" else args.spawner
+    if spawner == "docker":
+        try:
+            ensure_lab_image(args.image, class_dir / "images")
+        except RuntimeError as error:
+            print(f"The lab image {args.image} could not be built: {error}", file=sys.stderr)  # noqa: T201
+            return 1
     runner = Runner(spawner, args.image)
     missing = [name for name in args.learner if not (homes / name).is_dir()]
     if missing:  # a user who never started a server has no files to regrade
