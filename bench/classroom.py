@@ -1,6 +1,6 @@
 """How many learners one machine's classroom hub carries: N simulated learners, growing N.
 
-Starts a real hub (``./course hub`` in a scratch class folder, local spawner). For each class
+Starts a real hub (``./course hub --spawner local`` in a scratch class folder). For each class
 size N it creates N users through the hub's REST API and starts their servers at once, then
 every learner, in parallel, runs ``notebooks/00_getting_started.ipynb`` through their server's
 kernel API, calls ``addTicket`` a number of times (timed inside the kernel, all learners at
@@ -217,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
 
     scratch = tempfile.TemporaryDirectory(prefix="tourlab-classroom-")
     class_dir = args.class_dir or Path(scratch.name) / "class"
-    hub = HubProcess(class_dir, ROOT / "artifacts" / "bench" / "classroom-hub.log", "--cull-timeout", "86400")
+    log = ROOT / "artifacts" / "bench" / "classroom-hub.log"
+    hub = HubProcess(class_dir, log, "--spawner", "local", "--cull-timeout", "86400")
     rounds: list[Round] = []
     hub.start()
     sampler = Sampler(hub)

@@ -15,8 +15,9 @@ import pytest
 from traitlets.config import Config
 
 from tourlab._config import PROJECT_ROOT
+from tourlab.hub import __main__ as hub_main
 from tourlab.hub import config
-from tourlab.hub.gradebook import POST_SCOPE, READ_SCOPE
+from tourlab.hub.gradebook import POST_SCOPE, READ_SCOPE, REGRADE_ENV
 from tourlab.hub.remote import Execution, HubError
 from tourlab.hub.settings import HubSettings, parse_args
 
@@ -25,11 +26,12 @@ pytestmark = pytest.mark.hub
 
 def test_the_hub_listens_on_loopback_unless_told_otherwise() -> None:
     settings = parse_args([], environ={})
-    assert (settings.ip, settings.port, settings.spawner, settings.admins) == (
+    assert (settings.ip, settings.port, settings.spawner, settings.admins, settings.trusted_class) == (
         "127.0.0.1",
         8000,
-        "local",
+        "auto",  # docker when an engine answers
         ("instructor",),
+        False,
     )
     assert settings.class_dir == PROJECT_ROOT / ".tourlab" / "class"
 
@@ -50,7 +52,7 @@ def test_settings_reach_the_config_file_intact(tmp_path: Path) -> None:
 
 @pytest.fixture
 def local(tmp_path: Path) -> tuple[Config, HubSettings]:
-    settings = HubSettings(class_dir=tmp_path / "class", admins=("teach",)).with_ports()
+    settings = HubSettings(class_dir=tmp_path / "class", admins=("teach",), spawner="local").with_ports()
     c = Config()
     config.configure(c, settings)
     return c, settings
@@ -144,6 +146,27 @@ def test_instructors_get_a_first_password_once(tmp_path: Path) -> None:
         assert bcrypt.checkpw(created["teach"].encode(), db[b"teach"])
     lines = (tmp_path / "instructor-passwords").read_text().splitlines()
     assert sorted(lines) == sorted(f"{name} {password}" for name, password in created.items())
+
+
+def test_the_gradebook_regrades_with_the_hubs_spawner_and_image(local: tuple[Config, HubSettings]) -> None:
+    c, settings = local
+    gradebook = next(s for s in c.JupyterHub.services if s["name"] == "gradebook")
+    command = json.loads(gradebook["environment"][REGRADE_ENV])
+    assert command == [
+        sys.executable, "-m", "tourlab.hub", "regrade", f"--class-dir={settings.class_dir}",
+        "--spawner=local", f"--image={settings.image}", "--json-lines",
+    ]  # fmt: skip
+
+
+def test_a_local_hub_beyond_loopback_needs_the_trusted_class_flag(tmp_path: Path) -> None:
+    flags = ["--class-dir", str(tmp_path / "class"), "--spawner", "local", "--ip", "0.0.0.0"]
+    with pytest.raises(SystemExit, match="pass --trusted-class if you trust everyone"):
+        hub_main.main(flags)
+    assert parse_args([*flags, "--trusted-class"], environ={}).trusted_class is True
+    assert parse_args(flags, environ={"TOURLAB_HUB_TRUSTED_CLASS": "yes"}).trusted_class is True
+    warning = hub_main.local_warning(parse_args(flags, environ={}))
+    assert "read and change every other learner's files" in warning
+    assert "cookie secret, tokens and password hashes" in warning
 
 
 def test_a_roster_is_one_name_a_line(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
-"""The isolated classroom: ./course hub --spawner docker, one lab container per learner.
+"""The isolated classroom: ./course hub where a Docker engine answers, one lab container per learner.
 
-Learner A must not reach learner B's Restate, B's JupyterLab, or B's files, while still reaching
-their own Restate and the gradebook. Needs a Docker engine and the lab image (default
-``tourlab-local/lab:<version>``, or ``$TOURLAB_HUB_IMAGE``) with ``jupyterhub-singleuser`` in it;
-skipped with the reason otherwise.
+``./course hub`` picks the docker spawner by itself there. Learner A must not reach learner B's
+Restate, B's JupyterLab, or B's files, while still reaching their own Restate and the gradebook.
+Needs a Docker engine (skipped without one); the lab image (default ``tourlab-local/lab:<version>``,
+or ``$TOURLAB_HUB_IMAGE``) is built when it is missing, as ``./course hub`` does.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import build_images, docker
+from support import docker
 
 from tourlab._config import PROJECT_ROOT
-from tourlab._runtimes.docker import docker_available
+from tourlab.course import Workspace
+from tourlab.hub.config import IMAGE_UID
+from tourlab.hub.engine import docker_answers, ensure_lab_image
 from tourlab.hub.launch import HubProcess
 from tourlab.hub.remote import HubClient, RemoteKernel
 from tourlab.hub.settings import default_image
@@ -40,17 +42,11 @@ def connects(host, port):
 """
 
 
-def image_problem(env_file: Path) -> str | None:
+def image_problem(work_dir: Path) -> str | None:
     """Why the docker classroom cannot run here, or None; the lab image is built when missing."""
-    if not docker_available():
-        return "no Docker engine answers here (docker.from_env().ping() failed)"
-    if docker("image", "inspect", IMAGE).returncode != 0:
-        bases = build_images(env_file).settings
-        built = docker(
-            "build", "-t", IMAGE, "--build-arg", f"NODE_IMAGE={bases['TOURLAB_NODE_IMAGE']}",
-            "--build-arg", f"PYTHON_IMAGE={bases['TOURLAB_PYTHON_IMAGE']}", str(PROJECT_ROOT), timeout=1800,
-        )  # fmt: skip
-        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    if not docker_answers():
+        return "no Docker engine answers here (docker info failed)"
+    ensure_lab_image(IMAGE, work_dir, refresh=True)  # the code of this checkout
     ran = docker("run", "--rm", "--user", "1000", IMAGE, "jupyterhub-singleuser", "--version")
     if ran.returncode != 0:
         return f"{IMAGE} has no working jupyterhub-singleuser (install jupyterhub in the image): {ran.stderr}"
@@ -59,12 +55,12 @@ def image_problem(env_file: Path) -> str | None:
 
 @pytest.fixture(scope="module")
 def docker_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    problem = image_problem(tmp_path_factory.mktemp("images") / "compose.env")
+    problem = image_problem(tmp_path_factory.mktemp("images"))
     if problem:
         pytest.skip(problem)
-    hub = HubProcess(
-        tmp_path_factory.mktemp("class"), ARTIFACTS / "hub-docker.log", "--spawner", "docker", "--image", IMAGE
-    ).start()
+    log = ARTIFACTS / "hub-docker.log"
+    log.unlink(missing_ok=True)
+    hub = HubProcess(tmp_path_factory.mktemp("class"), log, "--image", IMAGE).start()  # no --spawner: auto
     yield hub
     leftovers = hub.stop()
     assert not leftovers, f"processes left running after the hub stopped: {leftovers}"
@@ -91,6 +87,8 @@ def probe(kernel: RemoteKernel, code: str) -> object:
 
 
 def test_learners_in_containers_cannot_reach_each_other(docker_hub: HubProcess) -> None:
+    assert "(spawner: docker," in docker_hub.log_text()  # isolated by default where Docker answers
+    assert "WARNING: local spawner" not in docker_hub.log_text()
     api: HubClient = docker_hub.client()
     for learner in ("ana", "ben"):
         api.create_user(learner)
@@ -126,4 +124,24 @@ def test_learners_in_containers_cannot_reach_each_other(docker_hub: HubProcess) 
     assert (docker_hub.class_dir / "home" / "ben" / "secret.txt").read_text() == "ben only"
     cells = {(c["learner"], c["exercise"]): c["status"] for c in api.gradebook().json()["cells"]}
     assert cells == {("ana", "reserve"): "passed"}
+    api.close()
+
+
+def test_the_gradebook_regrades_in_a_container(docker_hub: HubProcess) -> None:
+    """Ana's posted pass of `reserve`, checked on her workspace (the skeleton) in a container of the lab image."""
+    api = docker_hub.client()
+    home = docker_hub.class_dir / "home" / "ana"
+    Workspace("s04_virtual_objects_and_state", start_from="tour/part2", root=home / "workspace").ensure()
+    for path in [home / "workspace", *(home / "workspace").rglob("*")]:
+        os.chown(path, IMAGE_UID, IMAGE_UID)  # as her server would have written it
+    job = api.regrade(["ana"], ["reserve"])
+    assert (job["results"], job["passed"], job["error"]) == (1, 0, None)
+    [cell] = [c for c in api.gradebook().json()["cells"] if (c["learner"], c["exercise"]) == ("ana", "reserve")]
+    assert (cell["status"], cell["verified"]["status"], cell["verified"]["runner"], cell["disagree"]) == (
+        "passed",
+        "not passed",
+        "docker",
+        True,
+    )
+    assert cell["verified"]["message"].startswith("reserve returned True but left the 'status' state at None")
     api.close()

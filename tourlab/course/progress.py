@@ -1,7 +1,8 @@
 """What the learner has done so far, kept in a small git-ignored JSON file.
 
 The file is ``.tourlab/progress.json`` (or ``$TOURLAB_PROGRESS``). It records which sections
-were opened and finished and which exercises passed their check, with timestamps.
+were opened and finished and which exercises passed their check, with timestamps, and whether
+the reference solution of an exercise was applied before it passed.
 """
 
 from __future__ import annotations
@@ -56,16 +57,35 @@ class Progress:
     def finished(self, section_id: str) -> None:
         self._update("sections", section_id, "finished_at")
 
-    def checked(self, exercise_id: str, *, passed: bool, problem: str | None) -> None:
-        """Record one check of an exercise: attempts, when, the last problem, and when it first passed."""
+    def solution_applied(self, *exercise_ids: str) -> None:
+        """Record that the reference solution of these exercises was written or served.
+
+        ``Section.apply_solution`` and ``Section.continue_from_checkpoint`` call it; every later
+        check of the exercise is reported as one that ran after the solution was applied.
+        """
+        data = self.load()
+        for exercise_id in exercise_ids:
+            data["exercises"].setdefault(exercise_id, {}).setdefault("solution_applied_at", time.time())
+        self._save(data)
+
+    def checked(self, exercise_id: str, *, passed: bool, problem: str | None) -> bool:
+        """Record one check of an exercise: attempts, when, the last problem, and when it first passed.
+
+        Returns whether the reference solution had been applied before this check (then a pass is
+        also recorded as ``passed_after_solution_at``).
+        """
         data = self.load()
         record = data["exercises"].setdefault(exercise_id, {})
         record["attempts"] = int(record.get("attempts", 0)) + 1
         record["last_attempt_at"] = time.time()
         record["last_problem"] = problem
+        after_solution = "solution_applied_at" in record
         if passed:
             record.setdefault("passed_at", record["last_attempt_at"])
+            if after_solution:
+                record.setdefault("passed_after_solution_at", record["last_attempt_at"])
         self._save(data)
+        return after_solution
 
     def has_passed(self, exercise_id: str) -> bool:
         return "passed_at" in self.load()["exercises"].get(exercise_id, {})

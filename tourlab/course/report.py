@@ -2,7 +2,8 @@
 
 The hub sets ``TOURLAB_GRADEBOOK_URL`` for every learner's server, and JupyterHub gives the
 server (and so its kernels) ``JUPYTERHUB_API_TOKEN``. With both set, :func:`report_check` posts
-the result to ``<url>/api/results`` on a daemon thread; the gradebook asks the hub whose token
+the result to ``<url>/api/results`` on a daemon thread (a *self-reported* result: the hub's
+regrade verifies it on the learner's workspace files); the gradebook asks the hub whose token
 it is, so a learner can only ever report for themselves. Without them (a laptop, Binder) it
 does nothing. It never raises and never prints: a gradebook that is down must not disturb a
 notebook.
@@ -33,8 +34,14 @@ def gradebook_url() -> str | None:
     return url.rstrip("/") or None
 
 
-def report_check(exercise_id: str, section_id: str, passed: bool, message: str | None) -> None:
-    """Post one check result to the gradebook in the background (no-op outside the hub)."""
+def report_check(
+    exercise_id: str, section_id: str, passed: bool, message: str | None, *, solution_applied: bool = False
+) -> None:
+    """Post one check result to the gradebook in the background (no-op outside the hub).
+
+    ``solution_applied``: the learner had applied the exercise's reference solution (or continued
+    from the section's checkpoint) before this check; the gradebook shows "solution applied".
+    """
     try:
         url, token = gradebook_url(), os.environ.get(TOKEN_ENV, "").strip()
         if url is None or not token:
@@ -44,6 +51,7 @@ def report_check(exercise_id: str, section_id: str, passed: bool, message: str |
             "section": section_id,
             "passed": bool(passed),
             "message": message,
+            "solution_applied": bool(solution_applied),
             "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
         thread = threading.Thread(

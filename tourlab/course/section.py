@@ -197,6 +197,7 @@ class Section:
     def continue_from_checkpoint(self) -> Shown:
         """Serve the reference solution this section ends with (``tour/partN``)."""
         checkpoint = self.spec.checkpoint or self.spec.app
+        self.progress.solution_applied(*self.spec.exercises)
         return Shown(f"Now serving the reference code in {checkpoint}/.\n{self._serve_line(checkpoint)}")
 
     # -- exercises ---------------------------------------------------------------------------
@@ -227,8 +228,8 @@ class Section:
         else:
             result = run_check(exercise_id, self.lab)
             result.serving = f"Now serving: your workspace ({where}), the code this check tested."
-        self.progress.checked(exercise_id, passed=result.ok, problem=result.problem)
-        report_check(exercise_id, self.spec.id, result.ok, result.problem)
+        applied = self.progress.checked(exercise_id, passed=result.ok, problem=result.problem)
+        report_check(exercise_id, self.spec.id, result.ok, result.problem, solution_applied=applied)
         return result
 
     def hint(self, exercise_id: str) -> Shown:
@@ -249,7 +250,9 @@ class Section:
     def apply_solution(self, exercise_id: str, *, force: bool = False) -> Shown:
         """Write the reference solution of an exercise into your workspace."""
         exercise = self._exercise(exercise_id)
-        return self.write(exercise.file, exercise.solution, force=force)
+        shown = self.write(exercise.file, exercise.solution, force=force)
+        self.progress.solution_applied(exercise_id)
+        return shown
 
     # -- life cycle --------------------------------------------------------------------------
 

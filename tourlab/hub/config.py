@@ -3,13 +3,15 @@
 - Authentication: FirstUseAuthenticator. A learner picks a name and a password at the first
   login; the password is required from then on. ``--roster`` limits the names. Instructors
   (``--admin``) get a generated first password, so nobody can claim their name first.
-- Spawner ``local`` (default): jupyterhub's SimpleLocalProcessSpawner. Every learner's
+- Spawner ``docker`` (the default when a Docker engine answers): DockerSpawner, one container of
+  the lab image per learner on a network where containers cannot reach each other;
+  ``<class>/home/<name>/`` is mounted as the work folder.
+- Spawner ``local`` (without Docker): jupyterhub's SimpleLocalProcessSpawner. Every learner's
   JupyterLab runs as the hub's own Unix user, in ``<class>/home/<name>/`` with a copy of the
   notebooks, their own workspace, progress and Restate data. No isolation (docs/classroom.md).
-- Spawner ``docker``: DockerSpawner, one container of the lab image per learner on a network
-  where containers cannot reach each other; ``<class>/home/<name>/`` is mounted as the work folder.
-- Services: the gradebook (``tourlab.hub.gradebook``), jupyterhub-idle-culler, and
-  ``class-admin``, an API token for scripts kept in ``<class>/api-token``.
+- Services: the gradebook (``tourlab.hub.gradebook``, which regrades with ``./course hub
+  regrade`` under the same spawner), jupyterhub-idle-culler, and ``class-admin``, an API token
+  for scripts kept in ``<class>/api-token``.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import secrets
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tourlab import PROJECT_ROOT
 from tourlab._config import CLI_PACKAGE, NODE_MODULES, SERVER_PACKAGE, npm_binary
-from tourlab.hub.gradebook import POST_SCOPE, READ_SCOPE, SERVICE_NAME, load_exercises
+from tourlab.hub.engine import choose_spawner
+from tourlab.hub.gradebook import POST_SCOPE, READ_SCOPE, REGRADE_ENV, SERVICE_NAME, load_exercises
 from tourlab.hub.settings import HubSettings
 
 #: JupyterHub user names that are also safe folder and container names.
@@ -143,8 +147,18 @@ def docker_gateway(network: str) -> str:
     return str(net.attrs["IPAM"]["Config"][0]["Gateway"])
 
 
+def regrade_command(settings: HubSettings) -> list[str]:
+    """How the gradebook regrades: ``./course hub regrade`` for this class and spawner, results on stdout."""
+    return [
+        sys.executable, "-m", "tourlab.hub", "regrade", f"--class-dir={settings.class_dir}",
+        f"--spawner={settings.spawner}", f"--image={settings.image}", "--json-lines",
+    ]  # fmt: skip
+
+
 def configure(c: Any, settings: HubSettings) -> None:
     """Fill JupyterHub's config object ``c`` for a class."""
+    if settings.spawner == "auto":  # ./course hub decides before; this is for `jupyterhub -f` alone
+        settings = replace(settings, spawner=choose_spawner())
     class_dir = settings.class_dir
     class_dir.mkdir(parents=True, exist_ok=True)
     settings.homes.mkdir(parents=True, exist_ok=True)
@@ -204,6 +218,7 @@ def configure(c: Any, settings: HubSettings) -> None:
             "environment": {
                 "TOURLAB_GRADEBOOK_DB": str(class_dir / "gradebook.sqlite"),
                 "TOURLAB_GRADEBOOK_EXERCISES": exercises_json(),
+                REGRADE_ENV: json.dumps(regrade_command(settings)),
             },
             "oauth_client_allowed_scopes": [READ_SCOPE],
             "oauth_no_confirm": True,

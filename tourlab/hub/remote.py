@@ -292,5 +292,27 @@ class HubClient:
         """A gradebook page (``api/summary``, ``gradebook.csv``, …), read with this client's token."""
         return self.http.get(f"{self.hub_url}/services/gradebook/{what}")
 
+    def regrade(
+        self, learners: list[str] | None = None, exercises: list[str] | None = None, timeout: float = 600.0
+    ) -> dict[str, Any]:
+        """Ask the gradebook to regrade (no names: every learner it lists) and wait until that job is done."""
+        response = self.http.post(
+            f"{self.hub_url}/services/gradebook/api/regrade",
+            json={"learners": learners or [], "exercises": exercises or []},
+        )
+        if response.status_code != 202:
+            raise HubError(f"regrade: {response.status_code} {response.text[:300]}")
+        job_id = response.json()["id"]
+
+        def finished() -> dict[str, Any] | None:
+            status = self.gradebook("api/regrade").json()
+            return next((job for job in status["finished"] if job["id"] == job_id), None)
+
+        polled = poll(finished, timeout=timeout, interval=0.5)
+        if not polled.ok or polled.value is None:
+            raise HubError(f"the regrade did not finish within {timeout:g} s")
+        job: dict[str, Any] = polled.value
+        return job
+
     def close(self) -> None:
         self.http.close()

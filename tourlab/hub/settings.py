@@ -17,7 +17,8 @@ from tourlab import PROJECT_ROOT
 from tourlab._ports import free_port
 
 SETTINGS_ENV = "TOURLAB_HUB_SETTINGS"
-SPAWNERS = ("local", "docker")
+SPAWNERS = ("auto", "local", "docker")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def project_version() -> str:
@@ -37,7 +38,8 @@ class HubSettings:
     ip: str = "127.0.0.1"
     port: int = 8000
     admins: tuple[str, ...] = ("instructor",)
-    spawner: str = "local"
+    #: ``auto`` becomes ``docker`` when a Docker engine answers, else ``local`` (see ``tourlab.hub.engine``).
+    spawner: str = "auto"
     image: str = field(default_factory=default_image)
     roster: Path | None = None
     cull_timeout: int = 3600
@@ -46,6 +48,8 @@ class HubSettings:
     mem_limit: str = "2G"
     cpu_limit: float = 1.0
     docker_network: str = "tourlab-class"
+    #: The instructor said the class may reach a local-spawner hub from beyond this machine.
+    trusted_class: bool = False
     # Internal ports (loopback, or the Docker network's gateway): chosen at start unless given.
     hub_port: int = 0
     proxy_api_port: int = 0
@@ -60,6 +64,10 @@ class HubSettings:
     def api_token_file(self) -> Path:
         """The token of the ``class-admin`` service, for scripts (tests, bench)."""
         return self.class_dir / "api-token"
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.ip in LOOPBACK
 
     @property
     def public_url(self) -> str:
@@ -133,7 +141,19 @@ def parse_args(argv: list[str] | None = None, environ: dict[str, str] | None = N
         "--spawner",
         choices=SPAWNERS,
         default=default("SPAWNER", base.spawner),
-        help="local: one process tree per learner, no isolation (default); docker: one container per learner",
+        help=(
+            "docker: one container per learner; local: one process tree per learner, no isolation; "
+            "auto (default): docker when a Docker engine answers, else local"
+        ),
+    )
+    parser.add_argument(
+        "--trusted-class",
+        action="store_true",
+        default=str(default("TRUSTED_CLASS", "")).lower() in {"1", "yes", "true"},
+        help=(
+            "allow a non-loopback --ip with the local spawner: you trust every learner, since any of them "
+            "can read and change the others' work and the hub's secrets"
+        ),
     )
     parser.add_argument(
         "--image", default=default("IMAGE", base.image), help=f"lab image for --spawner docker ({base.image})"
@@ -178,6 +198,7 @@ def parse_args(argv: list[str] | None = None, environ: dict[str, str] | None = N
         cull_timeout=int(args.cull_timeout),
         cull_every=int(args.cull_every),
         kernel_cull_timeout=int(args.kernel_cull_timeout),
+        trusted_class=bool(args.trusted_class),
         hub_port=int(args.hub_port),
         proxy_api_port=int(args.proxy_api_port),
         gradebook_port=int(args.gradebook_port),
