@@ -52,7 +52,11 @@ class JupyterLab:
             stdout=self.log, stderr=subprocess.STDOUT, cwd=root,
             env={
                 **os.environ,
+                # Settings, workspaces (the open tabs) and config of their own: nothing of a test run is
+                # left in ~/.jupyter for the learner's next ./course, nor read from there.
                 "JUPYTERLAB_SETTINGS_DIR": str(settings),
+                "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab-workspaces"),
+                "JUPYTER_CONFIG_DIR": str(root / ".jupyter-config"),
                 # Keep the learner's real workspace and progress untouched by the browser run.
                 "TOURLAB_WORKSPACE": str(root / "workspace"),
                 "TOURLAB_PROGRESS": str(root / "progress.json"),
