@@ -332,13 +332,30 @@ def test_run_all_again_after_solving_an_exercise_in_the_editor(page, jupyterlab:
     [header] = cell_outputs(page, 'open_section("04_virtual_objects_and_state")')
     assert "kept from last time, with your own expire_ticket" in header
     [exercise] = cell_outputs(page, "TODO: release the seat only if it is still in this cart")
-    assert "Kept your version of expire_ticket (changed in the editor)" in exercise
+    assert "Kept your version of expire_ticket (not the exercise's starting code)" in exercise
     [check] = cell_outputs(page, 'section.check("expire_ticket")')
     assert check.startswith("PASSED"), check
     assert on_disk.read_text() == solved  # the cell did not overwrite the file
     [done] = cell_outputs(page, "section.done()")
     assert "expire_ticket: passed" in done
     page.screenshot(path=str(ARTIFACTS / "exercise-kept-after-run-all.png"))
+
+    # A typo saved in the editor: Run All still reaches the last cell; the first cell says where the typo
+    # is and serves the last version that loaded, and nothing claims the exercise passed in this run.
+    _activate(page, path)
+    typo = solved.replace("    if ticket_id not in tickets:", "    if ticket_id not in tickets")
+    page.evaluate(f"(text) => {current}.setSource(text)", typo)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    assert eventually(lambda: on_disk.read_text() == typo, timeout=30), "the editor did not save the file"
+    _activate(page, notebook)
+    run_all_cells(page)
+    assert error_outputs(page) == []
+    [header] = cell_outputs(page, 'open_section("04_virtual_objects_and_state")')
+    assert "✘ Your handler code did not load" in header
+    assert "cart_object.py, line" in header
+    [done] = cell_outputs(page, "section.done()")
+    assert "expire_ticket: not passed yet in this run" in done
+    assert on_disk.read_text() == typo  # the learner's file, typo and all, is untouched
 
 
 def _servers_of_kernels(jupyterlab: JupyterLab) -> set[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -322,3 +323,29 @@ def test_after_a_kernel_restart_a_cell_says_to_run_the_first_cell(monkeypatch: p
         assert kernel.advice(other.error_in_exec) is None  # other NameErrors keep their traceback
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_a_kernel_with_the_course_config_gives_the_advice_after_a_restart(tmp_path: Path) -> None:
+    """The kernel config file the defaults install is read by a real kernel (here from IPYTHONDIR's
+    profile, which IPython reads under the same name as <prefix>/etc/ipython)."""
+    import os
+
+    from jupyter_client.manager import start_new_kernel
+
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "binder" / "ipython_kernel_config.json", profile)
+    manager, client = start_new_kernel(
+        env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython"), "PYTHONPATH": str(PROJECT_ROOT)}
+    )
+    try:
+        reply = client.execute_interactive('section.check("expire_ticket")', timeout=60)
+        assert reply["content"]["status"] == "error"
+        advice = (
+            "✘ 'section' is not defined: this kernel has not run the chapter's first cell (after a restart, "
+            "everything starts over). Run the first cell (open_section), then this one."
+        )
+        assert reply["content"]["traceback"] == [advice]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
