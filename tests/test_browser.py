@@ -356,6 +356,8 @@ def test_run_all_again_after_solving_an_exercise_in_the_editor(page, jupyterlab:
     [done] = cell_outputs(page, "section.done()")
     assert "expire_ticket: not passed yet in this run" in done
     assert on_disk.read_text() == typo  # the learner's file, typo and all, is untouched
+    # JupyterLab keeps this test's layout in the test's own folder, never in ~/.jupyter (the learner's).
+    assert eventually(lambda: list((jupyterlab.root / ".lab-workspaces").glob("*.jupyterlab-workspace")), timeout=30)
 
 
 def _servers_of_kernels(jupyterlab: JupyterLab) -> set[int]:

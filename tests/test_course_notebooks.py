@@ -170,3 +170,17 @@ def test_open_section_puts_back_what_an_earlier_run_set_in_the_environment(monke
     section_module._restore_environment()  # Run All again, in the same kernel
     assert "TOUR_PAYMENT_TIMEOUT_SECONDS" not in os.environ
     assert os.environ["TOUR_SETTLE_SECONDS"] == "5"
+
+
+def test_the_course_cells_are_the_notebooks_demos_and_the_registered_skeletons() -> None:
+    from tourlab.course.section import course_cells
+
+    spec = next(s for s in SECTIONS if s.id == "05")
+    cells = course_cells(spec)
+    into_handle = [c.source for c in _code_cells(spec.notebook) if c.source.startswith("%%handler checkout_service")]
+    demos = [source.partition("\n")[2] for source in into_handle if "TODO" not in source]
+    assert demos
+    assert all(demo in cells["checkout_service.py"] for demo in demos)
+    assert EXERCISES["email_notifications"].skeleton in cells["checkout_service.py"]
+    # An exercise cell of the notebook counts only as its registered skeleton, never as what is saved there.
+    assert len(cells["checkout_service.py"]) == len(demos) + 1

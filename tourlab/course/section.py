@@ -548,7 +548,10 @@ def course_cells(spec: SectionSpec) -> dict[str, list[str]]:
         source = "".join(source) if isinstance(source, list) else source
         first, _, body = source.partition("\n")
         words = first.split()
-        if cell.get("cell_type") == "code" and words[:1] == ["%%handler"] and len(words) > 1:
+        # An exercise cell counts only as its registered skeleton (above): where learners run the reference
+        # notebooks themselves (Binder, the Docker image), the saved copy may hold their solution.
+        tagged = "exercise" in cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") == "code" and words[:1] == ["%%handler"] and len(words) > 1 and not tagged:
             cells.setdefault(words[1], []).append(body)
     return cells
 
