@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -35,13 +36,15 @@ class JupyterLab:
         self.token = secrets.token_hex(16)
         self.log = (ARTIFACTS / "jupyterlab.log").open("w")
         settings = root / ".lab-settings"
-        news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-        news.parent.mkdir(parents=True)
-        news.write_text('{"fetchNews": "false", "checkForUpdates": false}')
-        # Render every cell (no virtual scrolling), so outputs far down the notebook are real DOM.
-        tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
-        tracker.parent.mkdir(parents=True)
-        tracker.write_text('{"windowingMode": "none"}')
+        # The course's JupyterLab defaults (binder/overrides.json), as the learner's settings, plus:
+        # render every cell (no virtual scrolling), so outputs far down the notebook are real DOM.
+        chosen = json.loads((PROJECT_ROOT / "binder" / "overrides.json").read_text())
+        chosen.setdefault("@jupyterlab/notebook-extension:tracker", {})["windowingMode"] = "none"
+        for plugin, values in chosen.items():
+            package, name = plugin.split(":")
+            target = settings / package / f"{name}.jupyterlab-settings"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(values))
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
@@ -385,3 +388,25 @@ def test_restarting_the_kernel_leaves_no_restate_server_behind(page, jupyterlab:
     assert eventually(lambda: not any(psutil.pid_exists(pid) for pid in servers), timeout=30), (
         "a restate-server outlived its kernel's restart"
     )
+
+
+def test_a_reopened_notebook_shows_its_panels_as_they_were(page, jupyterlab: JupyterLab):
+    """Widget state is saved with the notebook (the course's default): reopened after its kernel is
+    gone, a panel shows as it was, not "Error displaying widget: model not found"."""
+    open_notebook(page, jupyterlab, "07_tracing.ipynb")
+    run_all_cells(page)
+    assert error_outputs(page) == []
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    saved = jupyterlab.root / "notebooks" / "07_tracing.ipynb"
+    from support import eventually
+
+    assert eventually(lambda: "application/vnd.jupyter.widget-state+json" in saved.read_text(), timeout=30)
+    # Its kernel is gone (closed, culled or restarted: nothing of the panels is left in any kernel),
+    # then the notebook is opened again.
+    params = {"token": jupyterlab.token}
+    for kernel in httpx.get(f"{jupyterlab.base_url}/api/kernels", params=params).json():
+        httpx.delete(f"{jupyterlab.base_url}/api/kernels/{kernel['id']}", params=params, timeout=30)
+    open_notebook(page, jupyterlab, "07_tracing.ipynb")
+    page.locator(".jupyter-widgets", has_text="Invoke").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "reopened-panels.png"))
+    assert page.locator("text=model not found").count() == 0
