@@ -109,6 +109,7 @@ class Section:
             return f"✘ {broken}"
         if folder is None and self.workspace is not None:
             self.workspace.remember_good()
+            self._fallback = None  # the workspace itself serves again
         new = [f"{service}/{handler}" for service, handlers in after.items() for handler in handlers]
         added = [name for name in new if name.split("/")[1] not in before.get(name.split("/")[0], [])]
         live = f"Live: {', '.join(after)}"
@@ -144,8 +145,6 @@ class Section:
         lines.append(served)
         if served.startswith("✘"):
             lines.extend(self._also_in_fallback(file, code, kind))
-        else:
-            self._fallback = None
         return Shown("\n".join(lines), "  \n".join(lines))
 
     def _also_in_fallback(self, file: str, code: str, kind: Kind) -> list[str]:
@@ -453,7 +452,6 @@ def open_section(
             f"✘ {str(broken).splitlines()[0]}\n  {_detail(broken)}\n"
             f"Now serving {what} instead; fix the file and run section.reload()."
         )
-        lab.app_dir = workspace.path  # a reload (yours or a cell's) tries your workspace again
     else:
         if workspace is not None:
             workspace.remember_good()
