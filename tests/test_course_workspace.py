@@ -265,6 +265,13 @@ def test_the_solution_keeps_a_version_that_passed_unless_forced(chapter: Workspa
     assert replaced.backup is not None
     assert "my attempt" in (replaced.backup / "cart_object.py").read_text()
     assert "checkout" in solution  # the reference solution is a cell like any other
+    # The learner's own cell replacing a version that passed: replaced as asked, but saved first.
+    chapter.remember_passed("cart_object.py", ["expire_ticket"])
+    own = chapter.write("cart_object.py", DEMO.replace("demo's version", "another idea"))
+    assert own.replaced_yours == ("expire_ticket",)
+    assert own.backup is not None
+    assert "if ticket_id in tickets" in (own.backup / "cart_object.py").read_text()
+    assert "another idea" in chapter.read("cart_object.py")
 
 
 def test_a_file_that_does_not_parse_is_named_with_its_line(chapter: Workspace) -> None:

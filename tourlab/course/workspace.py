@@ -239,12 +239,15 @@ class Workspace:
         record = self._record()
         displaced: dict[str, str] = record.get("displaced", {}).get(file, {})
         restore: dict[str, str] = {}
+        incoming = edit.definitions(cell)
         if kind == "yours":
             clashes = self.changed_elsewhere(file, names)
             kept = () if force else tuple(clashes)
-            replaced_yours: tuple[str, ...] = tuple(clashes) if force else ()
+            # A version that passed its check is saved before the learner's own cell replaces it.
+            passed = self._passed(file)
+            solved = [n for n in names if n not in kept and passed.get(n) == before.get(n) != incoming.get(n)]
+            replaced_yours: tuple[str, ...] = tuple(clashes if force else ()) + tuple(solved)
         else:
-            incoming = edit.definitions(cell)
             mine = [n for n in self.yours(file) if n in names and before[n] != incoming.get(n)]
             if kind == "skeleton":
                 kept = () if force else tuple(mine)
