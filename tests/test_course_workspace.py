@@ -356,3 +356,25 @@ def test_a_kernel_with_the_course_config_gives_the_advice_after_a_restart(tmp_pa
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_twelves_v2_demo_happens_after_a_comment_in_checkout(tmp_path: Path) -> None:
+    """12's demo cells rewrite checkout: a learner's comment there no longer stops the demo."""
+    from tourlab.course import find_section
+    from tourlab.course.section import course_cells
+
+    spec = find_section("12")
+    cells = course_cells(spec)
+    assert spec.start_from is not None
+    ws = Workspace(spec.workspace_name, start_from=spec.start_from, root=tmp_path / "workspace", course_cells=cells)
+    ws.ensure()
+    target = ws.path / "order_service.py"
+    target.write_text(target.read_text().replace("    total = await", "    # my note\n    total = await", 1))
+    assert ws.yours("order_service.py") == ["checkout"]
+
+    [v2_demo] = [cell for cell in cells["order_service.py"] if "loyalty_discount" in cell]
+    written = ws.write("order_service.py", v2_demo, kind="course")
+    assert written.replaced_yours == ("checkout",)
+    assert written.backup is not None
+    assert "# my note" in (written.backup / "order_service.py").read_text()
+    assert "loyalty_discount" in ws.read("order_service.py")
