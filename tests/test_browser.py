@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -35,13 +36,15 @@ class JupyterLab:
         self.token = secrets.token_hex(16)
         self.log = (ARTIFACTS / "jupyterlab.log").open("w")
         settings = root / ".lab-settings"
-        news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-        news.parent.mkdir(parents=True)
-        news.write_text('{"fetchNews": "false", "checkForUpdates": false}')
-        # Render every cell (no virtual scrolling), so outputs far down the notebook are real DOM.
-        tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
-        tracker.parent.mkdir(parents=True)
-        tracker.write_text('{"windowingMode": "none"}')
+        # The course's JupyterLab defaults (binder/overrides.json), as the learner's settings, plus:
+        # render every cell (no virtual scrolling), so outputs far down the notebook are real DOM.
+        chosen = json.loads((PROJECT_ROOT / "binder" / "overrides.json").read_text())
+        chosen.setdefault("@jupyterlab/notebook-extension:tracker", {})["windowingMode"] = "none"
+        for plugin, values in chosen.items():
+            package, name = plugin.split(":")
+            target = settings / package / f"{name}.jupyterlab-settings"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(values))
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
@@ -52,7 +55,11 @@ class JupyterLab:
             stdout=self.log, stderr=subprocess.STDOUT, cwd=root,
             env={
                 **os.environ,
+                # Settings, workspaces (the open tabs) and config of their own: nothing of a test run is
+                # left in ~/.jupyter for the learner's next ./course, nor read from there.
                 "JUPYTERLAB_SETTINGS_DIR": str(settings),
+                "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab-workspaces"),
+                "JUPYTER_CONFIG_DIR": str(root / ".jupyter-config"),
                 # Keep the learner's real workspace and progress untouched by the browser run.
                 "TOURLAB_WORKSPACE": str(root / "workspace"),
                 "TOURLAB_PROGRESS": str(root / "progress.json"),
@@ -328,13 +335,32 @@ def test_run_all_again_after_solving_an_exercise_in_the_editor(page, jupyterlab:
     [header] = cell_outputs(page, 'open_section("04_virtual_objects_and_state")')
     assert "kept from last time, with your own expire_ticket" in header
     [exercise] = cell_outputs(page, "TODO: release the seat only if it is still in this cart")
-    assert "Kept your version of expire_ticket (changed in the editor)" in exercise
+    assert "Kept your version of expire_ticket (not the exercise's starting code)" in exercise
     [check] = cell_outputs(page, 'section.check("expire_ticket")')
     assert check.startswith("PASSED"), check
     assert on_disk.read_text() == solved  # the cell did not overwrite the file
     [done] = cell_outputs(page, "section.done()")
     assert "expire_ticket: passed" in done
     page.screenshot(path=str(ARTIFACTS / "exercise-kept-after-run-all.png"))
+
+    # A typo saved in the editor: Run All still reaches the last cell; the first cell says where the typo
+    # is and serves the last version that loaded, and nothing claims the exercise passed in this run.
+    _activate(page, path)
+    typo = solved.replace("    if ticket_id not in tickets:", "    if ticket_id not in tickets")
+    page.evaluate(f"(text) => {current}.setSource(text)", typo)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    assert eventually(lambda: on_disk.read_text() == typo, timeout=30), "the editor did not save the file"
+    _activate(page, notebook)
+    run_all_cells(page)
+    assert error_outputs(page) == []
+    [header] = cell_outputs(page, 'open_section("04_virtual_objects_and_state")')
+    assert "✘ Your handler code did not load" in header
+    assert "cart_object.py, line" in header
+    [done] = cell_outputs(page, "section.done()")
+    assert "expire_ticket: not passed yet in this run" in done
+    assert on_disk.read_text() == typo  # the learner's file, typo and all, is untouched
+    # JupyterLab keeps this test's layout in the test's own folder, never in ~/.jupyter (the learner's).
+    assert eventually(lambda: list((jupyterlab.root / ".lab-workspaces").glob("*.jupyterlab-workspace")), timeout=30)
 
 
 def _servers_of_kernels(jupyterlab: JupyterLab) -> set[int]:
@@ -362,3 +388,25 @@ def test_restarting_the_kernel_leaves_no_restate_server_behind(page, jupyterlab:
     assert eventually(lambda: not any(psutil.pid_exists(pid) for pid in servers), timeout=30), (
         "a restate-server outlived its kernel's restart"
     )
+
+
+def test_a_reopened_notebook_shows_its_panels_as_they_were(page, jupyterlab: JupyterLab):
+    """Widget state is saved with the notebook (the course's default): reopened after its kernel is
+    gone, a panel shows as it was, not "Error displaying widget: model not found"."""
+    open_notebook(page, jupyterlab, "07_tracing.ipynb")
+    run_all_cells(page)
+    assert error_outputs(page) == []
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    saved = jupyterlab.root / "notebooks" / "07_tracing.ipynb"
+    from support import eventually
+
+    assert eventually(lambda: "application/vnd.jupyter.widget-state+json" in saved.read_text(), timeout=30)
+    # Its kernel is gone (closed, culled or restarted: nothing of the panels is left in any kernel),
+    # then the notebook is opened again.
+    params = {"token": jupyterlab.token}
+    for kernel in httpx.get(f"{jupyterlab.base_url}/api/kernels", params=params).json():
+        httpx.delete(f"{jupyterlab.base_url}/api/kernels/{kernel['id']}", params=params, timeout=30)
+    open_notebook(page, jupyterlab, "07_tracing.ipynb")
+    page.locator(".jupyter-widgets", has_text="Invoke").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "reopened-panels.png"))
+    assert page.locator("text=model not found").count() == 0

@@ -10,7 +10,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from tourlab import Lab
+from tourlab import Lab, RegistrationError
 from tourlab._config import PROJECT_ROOT
 from tourlab.course import EXERCISES, SECTIONS, SectionSpec, open_section
 
@@ -99,3 +99,88 @@ def test_handler_magic_writes_the_cell_and_reloads(lab: Lab, shell: Any, unique:
     assert "✘ Your handler code did not load" in repr(broken.result)
     assert "NameError: name 'undefined_name' is not defined" in repr(broken.result)
     assert lab.call("CartObject", unique("magic"), "addTicket", "seat1") is True
+
+
+def test_a_syntax_error_in_a_handler_cell_shows_the_cells_own_line_and_goes_on(lab: Lab, shell: Any) -> None:
+    open_section("01_invoking_handlers", lab=lab, show=False)
+    cell = (
+        "%%handler cart_object.py\n@cart.handler()\nasync def checkout(ctx: ObjectContext) -> bool\n    return True\n"
+    )
+    result = shell.run_cell(cell)
+    assert result.success, result.error_in_exec
+    shown = repr(result.result).splitlines()
+    # Line 3 as the notebook numbers the cell's lines (the %%handler line is line 1), and the caret under it.
+    assert shown[0] == "✘ This cell has a syntax error on line 3 of the cell: expected ':'"
+    assert shown[1] == "    async def checkout(ctx: ObjectContext) -> bool"
+    assert shown[2].index("^") == shown[1].index("bool") + len("bool")
+    assert "Nothing was written" in shown[3]
+    usage = shell.run_cell("%%handler\nx = 1\n")
+    assert usage.success
+    assert repr(usage.result).startswith("✘ Usage: %%handler <file.py>")
+
+
+def test_restate_refusing_the_code_is_shown_not_raised(lab: Lab, shell: Any) -> None:
+    section = open_section("01_invoking_handlers", lab=lab, show=False)
+
+    def refuse(app_dir: object) -> None:
+        raise RegistrationError("Restate refused the endpoint (400): bad service\nThe previous version keeps serving.")
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(lab, "load", refuse)
+        result = shell.run_cell("%%handler cart_object.py\nEXTRA = 1\n")
+        assert result.success, result.error_in_exec
+        assert "✘ Restate refused the endpoint (400): bad service" in repr(result.result)
+        assert "✘ Restate refused" in section.reload().text
+
+
+def test_a_saved_typo_still_opens_the_section_on_the_last_good_version(lab: Lab, shell: Any) -> None:
+    first = open_section("01_invoking_handlers", lab=lab, show=False)
+    assert first.workspace is not None
+    assert first.problem is None
+    cart = first.workspace.path / "cart_object.py"
+    cart.write_text(cart.read_text().replace("def checkout(ctx: ObjectContext)", "def checkout(ctx:: ObjectContext)"))
+
+    again = open_section("01_invoking_handlers", lab=lab, show=False)  # the next Run All, with the typo saved
+    header = repr(again.header())
+    assert "✘ Your handler code did not load" in header
+    assert "cart_object.py, line" in header
+    assert "Now serving the last version of workspace/s01_invoking_handlers/ that loaded" in header
+    assert lab.call("CartObject", "typo-user", "addTicket", "seat1") is True  # the section works
+    # A demo cell into the broken file changes nothing there, and still runs on the last good version.
+    demo = shell.run_cell('%%handler cart_object.py\nGREETING = "hello"\n')
+    assert "✘ workspace/s01_invoking_handlers/cart_object.py, line" in repr(demo.result)
+    assert "Meanwhile the last version that loaded serves, with this cell" in repr(demo.result)
+    assert "ctx:: ObjectContext" in cart.read_text()
+    # Fixed in the editor: a reload serves the workspace again.
+    cart.write_text(cart.read_text().replace("ctx::", "ctx:"))
+    assert again.reload().text.startswith("Live: CartObject")
+    assert lab.loaded is not None
+    assert lab.loaded.package == "s01_invoking_handlers"
+
+
+def test_open_section_puts_back_what_an_earlier_run_set_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tourlab.course import section as section_module
+
+    monkeypatch.setattr(section_module, "_ENVIRONMENT", None)
+    monkeypatch.delenv("TOUR_PAYMENT_TIMEOUT_SECONDS", raising=False)
+    monkeypatch.setenv("TOUR_SETTLE_SECONDS", "5")  # set before open_section, as 12's first cell does
+    section_module._restore_environment()  # what the kernel's first open_section does
+    os.environ["TOUR_PAYMENT_TIMEOUT_SECONDS"] = "2"  # as a cell of 08 does, after its first order
+    monkeypatch.setenv("TOUR_SETTLE_SECONDS", "5")
+    section_module._restore_environment()  # Run All again, in the same kernel
+    assert "TOUR_PAYMENT_TIMEOUT_SECONDS" not in os.environ
+    assert os.environ["TOUR_SETTLE_SECONDS"] == "5"
+
+
+def test_the_course_cells_are_the_notebooks_demos_and_the_registered_skeletons() -> None:
+    from tourlab.course.section import course_cells
+
+    spec = next(s for s in SECTIONS if s.id == "05")
+    cells = course_cells(spec)
+    into_handle = [c.source for c in _code_cells(spec.notebook) if c.source.startswith("%%handler checkout_service")]
+    demos = [source.partition("\n")[2] for source in into_handle if "TODO" not in source]
+    assert demos
+    assert all(demo in cells["checkout_service.py"] for demo in demos)
+    assert EXERCISES["email_notifications"].skeleton in cells["checkout_service.py"]
+    # An exercise cell of the notebook counts only as its registered skeleton, never as what is saved there.
+    assert len(cells["checkout_service.py"]) == len(demos) + 1

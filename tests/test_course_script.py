@@ -90,3 +90,13 @@ def test_the_scratch_checkout_installs_nothing(checkout: Path):
 def test_the_course_ignores_learner_files():
     ignored = (PROJECT_ROOT / ".gitignore").read_text().splitlines()
     assert {"my-notebooks/", "workspace/", ".tourlab/"} <= set(ignored)
+
+
+def test_the_course_never_culls_a_kernel_whose_notebook_is_open(checkout: Path):
+    assert run(checkout, "--version").returncode == 0
+    etc = checkout / ".venv" / "etc"  # the scratch environment's own config, where ./course installs its defaults
+    server = json.loads((etc / "jupyter" / "jupyter_server_config.json").read_text())["MappingKernelManager"]
+    assert server["cull_connected"] is False  # 20 minutes in the editor do not cost the learner their lab
+    assert server["cull_idle_timeout"] == 1200  # a kernel nobody is connected to still goes
+    kernel = json.loads((etc / "ipython" / "ipython_kernel_config.json").read_text())
+    assert "tourlab.course.kernel" in kernel["InteractiveShellApp"]["extensions"]

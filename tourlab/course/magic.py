@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tourlab import LabError
+from tourlab.course.views import Shown
 
 #: Writes a cell into a workspace file: (file, cell, force) -> what to show.
 Writer = Callable[[str, str, bool], Any]
@@ -33,7 +34,17 @@ def activate(writer: Writer) -> None:
         return
     shell = get_ipython()
     if shell is not None:
-        shell.register_magic_function(handler_magic, magic_kind="cell", magic_name="handler")
+        register(shell)
+
+
+def active() -> bool:
+    """Whether a section is open in this kernel (its ``%%handler`` cells have somewhere to go)."""
+    return _writer is not None
+
+
+def register(shell: Any) -> None:
+    """Register ``%%handler`` in an IPython shell."""
+    shell.register_magic_function(handler_magic, magic_kind="cell", magic_name="handler")
 
 
 def parse_line(line: str) -> tuple[str, bool]:
@@ -47,8 +58,12 @@ def parse_line(line: str) -> tuple[str, bool]:
 
 
 def handler_magic(line: str, cell: str) -> Any:
-    """Write the cell into the active section's workspace and reload it."""
+    """Write the cell into the active section's workspace and reload it; a problem is shown, never raised."""
     if _writer is None:
-        raise LabError("Open a section first: section = open_section('01_invoking_handlers').")
-    file, force = parse_line(line)
-    return _writer(file, cell, force)
+        return Shown("✘ No section is open in this kernel (after a restart, too): run the chapter's first cell.")
+    try:
+        file, force = parse_line(line)
+    except LabError as error:
+        return Shown(f"✘ {error}")
+    # One empty line for the magic's own: line numbers in messages are the cell's, as the notebook shows them.
+    return _writer(file, "\n" + cell, force)

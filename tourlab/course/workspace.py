@@ -2,9 +2,16 @@
 
 A workspace is a package folder ``workspace/<name>/`` copied from a reference checkpoint such
 as ``tour/part1``. Imports between its modules are rewritten to relative ones so the copy runs
-on its own. The folder also remembers what the course itself last wrote to each file; when a
-definition was changed elsewhere (in the JupyterLab editor), a notebook cell keeps the
-learner's version of it (and says so) unless asked to overwrite it with ``--force``.
+on its own. A definition is the course's when its text is one the course wrote (the starting
+checkpoint's, a course cell's, a skeleton's); any other text is the learner's, and the course
+never replaces it without a backup and a line saying so:
+
+- the learner's own cells keep a definition changed in the editor since (``--force`` replaces it);
+- an exercise's skeleton cell keeps the learner's version, and puts back one a demo displaced;
+- a demo cell of the course installs its code, after backing up the learner's version.
+
+The folder also remembers the last version of its files that loaded (``last_good``), which the
+course serves when a saved typo keeps the workspace from loading.
 """
 
 from __future__ import annotations
@@ -14,9 +21,10 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tourlab import PROJECT_ROOT, LabError
 from tourlab.course import edit
@@ -44,14 +52,30 @@ def relative_imports(source: str, package: str) -> str:
     return re.sub(rf"^from {re.escape(package)}\.", "from .", source, flags=re.MULTILINE)
 
 
+#: Who a write comes from: the learner's own cell, a demo cell of the course, an exercise's skeleton,
+#: the reference solution (``apply_solution``: the learner's choice, so the written text is theirs).
+Kind = Literal["yours", "course", "skeleton", "solution"]
+
+
+class WorkspaceFileError(LabError):
+    """A workspace file does not parse, so a cell cannot be spliced into it."""
+
+
 @dataclass(frozen=True)
 class Written:
-    """What a write into the workspace did; `kept` are the learner's definitions it left alone."""
+    """What a write into the workspace did.
+
+    `kept` are the learner's definitions it left alone, `replaced_yours` the learner's ones it
+    replaced after the `backup`, `restored` the learner's ones it put back where a demo had
+    replaced them.
+    """
 
     file: str
     summary: str
     backup: Path | None = None
     kept: tuple[str, ...] = ()
+    replaced_yours: tuple[str, ...] = ()
+    restored: tuple[str, ...] = ()
 
 
 class Workspace:
@@ -62,11 +86,20 @@ class Workspace:
     >>> ws.write("cart_object.py", cell_source)
     """
 
-    def __init__(self, name: str, *, start_from: str, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        start_from: str,
+        root: Path | None = None,
+        course_cells: dict[str, list[str]] | None = None,
+    ) -> None:
         self.name = name
         self.start_from = start_from
         self.root = root or workspace_root()
         self.path = self.root / name
+        #: Per file, the cells the course itself writes there (its notebook's and its skeletons).
+        self.course_cells = course_cells or {}
 
     # -- creation and reset ------------------------------------------------------------------
 
@@ -90,12 +123,16 @@ class Workspace:
         self._prepare_root()
         self.path.mkdir(parents=True, exist_ok=True)
         written = {}
-        for source in sorted(self.source_dir.glob("*.py")):
-            text = relative_imports(source.read_text(), package_of(self.start_from))
-            (self.path / source.name).write_text(text)
-            written[source.name] = edit.definitions(text)
+        for file, text in self.starting_files().items():
+            (self.path / file).write_text(text)
+            written[file] = edit.definitions(text)
         self._save_record({"start_from": self.start_from, "created_at": time.time(), "written": written})
         return True
+
+    def starting_files(self) -> dict[str, str]:
+        """The modules of the starting checkpoint, imports made relative, by file name."""
+        package = package_of(self.start_from)
+        return {p.name: relative_imports(p.read_text(), package) for p in sorted(self.source_dir.glob("*.py"))}
 
     def _prepare_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -145,33 +182,128 @@ class Workspace:
             target.write_text("")
         return target
 
+    def _definitions(self, file: str) -> dict[str, str]:
+        """The definitions of `file`; a file that does not parse is named with its line."""
+        try:
+            return edit.definitions(self.read(file))
+        except SyntaxError as error:
+            raise WorkspaceFileError(
+                f"{self.display_path}{file}, line {error.lineno}: SyntaxError: {error.msg}"
+            ) from error
+
     def changed_elsewhere(self, file: str, names: list[str] | None = None) -> list[str]:
         """Definitions of `file` that differ from what the course itself last wrote there."""
-        current = edit.definitions(self.read(file))
+        current = self._definitions(file)
         recorded = self._record().get("written", {}).get(file)
         if recorded is None:
             return []
         candidates = names if names is not None else sorted(set(current) | set(recorded))
         return [n for n in candidates if current.get(n) != recorded.get(n)]
 
-    def write(self, file: str, cell: str, *, force: bool = False) -> Written:
-        """Splice a cell's definitions into `file`; definitions edited elsewhere are kept unless `force`."""
+    def course_versions(self, file: str) -> dict[str, set[str]]:
+        """Per definition of `file`, every text of it that is the course's rather than the learner's."""
+        versions: dict[str, set[str]] = {}
+
+        def add(found: dict[str, str]) -> None:
+            for name, text in found.items():
+                versions.setdefault(name, set()).add(text)
+
+        for cell in self.course_cells.get(file, []):
+            try:
+                add(edit.definitions(cell))
+            except SyntaxError:
+                continue
+        wrote = self._record().get("course", {}).get(file, {})
+        for name, texts in wrote.items():
+            versions.setdefault(name, set()).update(texts)
+        # The starting checkpoint's text counts until a cell of the course wrote that definition:
+        # afterwards the same text is the learner's (typed or pasted back, e.g. a solved exercise).
+        start = self.source_dir / file
+        if start.is_file():
+            starting = edit.definitions(relative_imports(start.read_text(), package_of(self.start_from)))
+            add({name: text for name, text in starting.items() if name not in wrote})
+        return versions
+
+    def yours(self, file: str) -> list[str]:
+        """Definitions of `file` whose text is the learner's: none of the course's versions of it."""
+        current = self._definitions(file)
+        course = self.course_versions(file)
+        return [name for name, text in current.items() if text not in course.get(name, set())]
+
+    def write(self, file: str, cell: str, *, force: bool = False, kind: Kind = "yours") -> Written:
+        """Splice a cell's definitions into `file`, by the rules of its `kind` (see the module's docstring)."""
         target = self._check_file(file)
         _, defs, _ = edit.parse_cell(cell)
         names = [n for n in (edit.definition_name(d) for d in defs) if n is not None]
-        clashes = self.changed_elsewhere(file, names)
-        backup = self.backup() if clashes and force else None
-        kept = () if force else tuple(clashes)
-        result = edit.splice(target.read_text(), edit.without(cell, set(kept)))
+        before = self._definitions(file)
+        record = self._record()
+        displaced: dict[str, str] = record.get("displaced", {}).get(file, {})
+        restore: dict[str, str] = {}
+        incoming = edit.definitions(cell)
+        if kind == "yours":
+            clashes = self.changed_elsewhere(file, names)
+            kept = () if force else tuple(clashes)
+            # A version that passed its check is saved before the learner's own cell replaces it.
+            passed = self._passed(file)
+            solved = [n for n in names if n not in kept and passed.get(n) == before.get(n) != incoming.get(n)]
+            replaced_yours: tuple[str, ...] = tuple(clashes if force else ()) + tuple(solved)
+        else:
+            mine = [n for n in self.yours(file) if n in names and before[n] != incoming.get(n)]
+            if kind == "skeleton":
+                kept = () if force else tuple(mine)
+            elif kind == "solution":
+                passed = self._passed(file)
+                kept = () if force else tuple(n for n in mine if passed.get(n) == before[n])
+            else:
+                kept = ()
+            replaced_yours = tuple(n for n in mine if n not in kept)
+            if kind == "skeleton":
+                restore = {n: displaced[n] for n in names if n in displaced and n not in kept and n not in mine}
+        backup = self.backup() if replaced_yours else None
+        text = edit.without(cell, set(kept) | set(restore))
+        result = edit.splice(target.read_text(), text)
+        for learners in restore.values():
+            result.text = edit.splice(result.text, learners).text
         target.write_text(result.text)
         now = edit.definitions(result.text)
-        self._remember(file, {name: now[name] for name in names if name in now and name not in kept})
-        return Written(file=file, summary=result.summary, backup=backup, kept=kept)
+        written = {name: now[name] for name in names if name in now and name not in kept}
+        self._remember(file, written, course=kind in ("course", "skeleton"), restored=set(restore))
+        if kind == "course" and replaced_yours:
+            self._displace(file, {name: before[name] for name in replaced_yours})
+        if kind == "skeleton":
+            self._displace(file, {}, drop=set(names))
+        summary = result.summary
+        if restore:
+            back = "put back " + ", ".join(restore)
+            summary = back if summary == "nothing to change" else f"{summary}; {back}"
+        return Written(
+            file=file,
+            summary=summary,
+            backup=backup,
+            kept=kept,
+            replaced_yours=replaced_yours,
+            restored=tuple(restore),
+        )
 
     def edited_elsewhere(self) -> dict[str, list[str]]:
-        """Per file, the definitions changed outside the notebook (in the editor)."""
-        changed = {file: self.changed_elsewhere(file) for file in self.files()}
+        """Per file, the learner's definitions (changed outside the course's cells); unparsable files are skipped."""
+        changed = {}
+        for file in self.files():
+            try:
+                changed[file] = self.yours(file)
+            except WorkspaceFileError:
+                continue
         return {file: names for file, names in changed.items() if names}
+
+    def remember_good(self) -> None:
+        """Note the files as they are now, a version that loaded (served again if a later one does not)."""
+        record = self._record()
+        record["last_good"] = {file: self.read(file) for file in self.files()}
+        self._save_record(record)
+
+    def last_good(self) -> dict[str, str]:
+        """The files of the last version that loaded (empty if none did yet)."""
+        return dict(self._record().get("last_good", {}))
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -184,9 +316,34 @@ class Workspace:
     def _save_record(self, record: dict[str, Any]) -> None:
         (self.path / RECORD).write_text(json.dumps(record, indent=1))
 
-    def _remember(self, file: str, sources: dict[str, str]) -> None:
-        """Note the definitions the course itself put into `file`."""
+    def _remember(self, file: str, sources: dict[str, str], *, course: bool, restored: set[str]) -> None:
+        """Note the definitions the course put into `file` (and, for its own cells, that they are the course's)."""
         record = self._record()
         written = record.setdefault("written", {})
         written[file] = {**written.get(file, {}), **sources}
+        if course:
+            known = record.setdefault("course", {}).setdefault(file, {})
+            for name, text in sources.items():
+                if name not in restored and text not in known.setdefault(name, []):
+                    known[name].append(text)
         self._save_record(record)
+
+    def _displace(self, file: str, learners: dict[str, str], *, drop: Collection[str] = ()) -> None:
+        """Keep the learner's definitions a demo replaced (their exercise's skeleton cell puts them back)."""
+        record = self._record()
+        displaced = record.setdefault("displaced", {}).setdefault(file, {})
+        for name in drop:
+            displaced.pop(name, None)
+        displaced.update(learners)
+        self._save_record(record)
+
+    def remember_passed(self, file: str, names: Collection[str]) -> None:
+        """Note the learner's definitions that just passed their check (a solution is not replaced without force)."""
+        record = self._record()
+        current = self._definitions(file)
+        passed = record.setdefault("passed", {}).setdefault(file, {})
+        passed.update({name: current[name] for name in names if name in current})
+        self._save_record(record)
+
+    def _passed(self, file: str) -> dict[str, str]:
+        return dict(self._record().get("passed", {}).get(file, {}))
