@@ -159,7 +159,7 @@ def test_a_saved_typo_still_opens_the_section_on_the_last_good_version(lab: Lab,
 
 
 def test_open_section_puts_back_what_an_earlier_run_set_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tourlab.course import section as section_module
+    from tourlab.course import opening as section_module
 
     monkeypatch.setattr(section_module, "_ENVIRONMENT", None)
     monkeypatch.delenv("TOUR_PAYMENT_TIMEOUT_SECONDS", raising=False)
@@ -173,7 +173,7 @@ def test_open_section_puts_back_what_an_earlier_run_set_in_the_environment(monke
 
 
 def test_the_course_cells_are_the_notebooks_demos_and_the_registered_skeletons() -> None:
-    from tourlab.course.section import course_cells
+    from tourlab.course.cells import course_cells
 
     spec = next(s for s in SECTIONS if s.id == "05")
     cells = course_cells(spec)

@@ -361,7 +361,7 @@ def test_a_kernel_with_the_course_config_gives_the_advice_after_a_restart(tmp_pa
 def test_twelves_v2_demo_happens_after_a_comment_in_checkout(tmp_path: Path) -> None:
     """12's demo cells rewrite checkout: a learner's comment there no longer stops the demo."""
     from tourlab.course import find_section
-    from tourlab.course.section import course_cells
+    from tourlab.course.cells import course_cells
 
     spec = find_section("12")
     cells = course_cells(spec)

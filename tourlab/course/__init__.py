@@ -7,8 +7,9 @@ exercise checks and progress.
 """
 
 from tourlab.course.exercises import EXERCISES, CheckResult, Exercise, find_exercise, run_check
+from tourlab.course.opening import open_section
 from tourlab.course.progress import Progress, course_overview
-from tourlab.course.section import Section, open_section
+from tourlab.course.section import Section
 from tourlab.course.sections import SECTIONS, SectionSpec, find_section
 from tourlab.course.views import Shown, code_view, seconds_between
 from tourlab.course.workspace import Workspace, workspace_root

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import atexit
 import html
-import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
-from tour.auxiliary import email_client, payment_client
 from tourlab import (
-    PROJECT_ROOT,
     HandlerModuleError,
-    Invocation,
     Lab,
     LabError,
     RegistrationError,
     Reloaded,
-    poll,
 )
-from tourlab.course import edit, magic
+from tourlab.course import edit
+from tourlab.course.cells import syntax_error_text, what_happened_to_yours
 from tourlab.course.exercises import (
     EXERCISES,
     CheckResult,
@@ -37,8 +29,9 @@ from tourlab.course.exercises import (
 )
 from tourlab.course.progress import Progress
 from tourlab.course.report import report_check
-from tourlab.course.sections import SectionSpec, find_section
+from tourlab.course.sections import SectionSpec
 from tourlab.course.views import Shown, invocations_view, journal_view
+from tourlab.course.waits import Waits
 from tourlab.course.workspace import Kind, Workspace, WorkspaceFileError, Written
 
 #: What a lab cannot load or Restate refuses: shown as a ✘ line, never raised.
@@ -74,7 +67,7 @@ class Solution:
         )
 
 
-class Section:
+class Section(Waits):
     """One notebook of the course.
 
     >>> section = open_section("02_durable_execution")
@@ -138,7 +131,7 @@ class Section:
         try:
             written: Written = workspace.write(file, code, force=force, kind=kind)
         except SyntaxError as error:
-            return _shown(_syntax_error(error))
+            return _shown(syntax_error_text(error))
         except edit.CellSourceError as error:
             return _shown(f"✘ {error}\nNothing was written; the code that was live keeps serving.")
         except WorkspaceFileError as error:
@@ -147,7 +140,7 @@ class Section:
             return _shown("\n".join(lines))
         exercised = {f for e in self._exercises() if e.file == file for f in e.functions}
         comes_back = bool(set(written.replaced_yours) & exercised)
-        lines = [f"{file}: {written.summary}", *_what_happened_to_yours(file, written, kind, comes_back=comes_back)]
+        lines = [f"{file}: {written.summary}", *what_happened_to_yours(file, written, kind, comes_back=comes_back)]
         served = self._serve_line()
         lines.append(served)
         if served.startswith("✘"):
@@ -195,67 +188,6 @@ class Section:
         """The result of a completed invocation."""
         return self.lab.output(invocation_id)
 
-    def wait_for_retries(self, invocation_id: str, retries: int, *, timeout: float = 20.0) -> Invocation | None:
-        """Wait until Restate has retried a failing invocation `retries` times and is backing off.
-
-        On time-out a ✘ line says what Restate showed instead; the last state seen is returned.
-        """
-        polled = poll(
-            lambda: self.lab.invocation(invocation_id),
-            lambda seen: seen is not None and seen.retry_count >= retries and seen.status == "backing-off",
-            timeout=timeout,
-        )
-        if not polled.ok:
-            _missed(f"{invocation_id} was not retried {retries} times within {timeout:g} s", _seen(polled.value))
-        return polled.value
-
-    def wait_for_target(self, target: str, *statuses: str, timeout: float = 15.0) -> Invocation | None:
-        """Wait until an invocation of `target` (``Svc/key/handler``) exists and reaches a status
-        (default: completed). Useful for invocations that a handler started with a message.
-        On time-out a ✘ line says what there was instead; the newest invocation seen is returned."""
-        wanted = statuses or ("completed",)
-
-        def found() -> list[Invocation]:
-            return [i for i in self.lab.invocations(target=target, limit=100) if i.target == target]
-
-        polled = poll(found, lambda seen: any(i.status in wanted for i in seen), timeout=timeout)
-        reached = [i for i in polled.value if i.status in wanted]
-        if reached:
-            return reached[0]
-        newest = polled.value[0] if polled.value else None
-        _missed(f"No invocation of {target} reached {', '.join(wanted)} within {timeout:g} s", _seen(newest))
-        return newest
-
-    def wait_for_count(self, target: str, count: int, status: str, *, timeout: float = 10.0) -> list[Invocation]:
-        """Wait until `count` invocations of `target` are in `status` (Restate's tables lag by a few ms).
-        On time-out a ✘ line says how many there were; those are returned."""
-        polled = poll(
-            lambda: [i for i in self.lab.invocations(target=target, limit=100) if i.status == status],
-            lambda found: len(found) >= count,
-            timeout=timeout,
-        )
-        if not polled.ok:
-            _missed(f"Only {len(polled.value)} invocation(s) of {target} are {status!r} after {timeout:g} s", None)
-        return polled.value
-
-    def wait_until_waiting(self, invocation_id: str, what: str, *, timeout: float = 10.0) -> str:
-        """Wait until what an invocation waits for (``lab.waiting_for``'s words) mentions `what`,
-        e.g. "promise 'payment'"; returns those words (on time-out, after a ✘ line, what it waits for)."""
-        polled = poll(lambda: self.lab.waiting_for(invocation_id), lambda seen: what in (seen or ""), timeout=timeout)
-        if not polled.ok or polled.value is None:
-            seen = polled.value or _seen(self.lab.invocation(invocation_id))
-            _missed(f"{invocation_id} was not waiting for {what} within {timeout:g} s", f"it waits for: {seen}")
-        return polled.value or ""
-
-    def wait_until_finished(self, invocation_id: str, timeout: float = 10.0) -> str:
-        """Wait until an invocation completed or Restate dropped it; returns which of the two (or its status)."""
-        polled = poll(
-            lambda: self.lab.invocation(invocation_id),
-            lambda seen: seen is None or seen.status == "completed",
-            timeout=timeout,
-        )
-        return "dropped" if polled.value is None else polled.value.status
-
     def panel(self) -> Any:
         """The live panels over this section's lab (invoke bar, journal, state, invocations, timers, trace)."""
         from tourlab.panels import Dashboard
@@ -289,7 +221,7 @@ class Section:
         try:
             self.load_workspace()
         except NOT_LOADED as broken:
-            problem = f"{str(broken).splitlines()[0]} {_detail(broken)} (so nothing was checked)"
+            problem = f"{str(broken).splitlines()[0]} {error_detail(broken)} (so nothing was checked)"
             result = CheckResult(
                 exercise,
                 problem=problem,
@@ -426,228 +358,11 @@ class Section:
         return ResetBar([start, yes, cancel, note])
 
 
-def open_section(
-    name: str, *, fresh: bool = True, lab: Lab | None = None, show: bool = True, always_replay: bool = False
-) -> Section:
-    """Start (or restart) the lab for a notebook and make its workspace live.
-
-    With ``fresh`` (the default) this kernel's Restate starts over with no state and no
-    invocations, and the environment variables an earlier run of a chapter set (``TOUR_…``)
-    are put back, so the notebook gives the same results every time it runs from the top.
-    ``always_replay`` starts Restate so that every await suspends and replays the handler
-    (see ``Lab.start``). Your workspace files are never touched: they are created only if missing.
-    If they do not load (a saved typo), the last version that loaded serves (or the chapter's
-    starting checkpoint) and the first cell says what broke; the section works all the same.
-    """
-    spec = find_section(name)
-    if _in_notebook():
-        _quiet_shell_commands()
-    if fresh and lab is None:  # the kernel's own lab: a notebook run from the top
-        _restore_environment()
-    workspace = None
-    if spec.start_from is not None:
-        workspace = Workspace(spec.workspace_name, start_from=spec.start_from, course_cells=course_cells(spec))
-    created = workspace.ensure() if workspace is not None else False
-    app_dir: str | Path = workspace.path if workspace is not None else spec.app
-    problem: str | None = None
-    fallback_dir: Path | None = None
-    try:
-        lab = _serve(app_dir, lab, fresh=fresh, always_replay=always_replay)
-    except NOT_LOADED as broken:
-        if workspace is None:
-            raise
-        fallback_dir, what = _fallback(workspace)
-        lab = _serve(fallback_dir, lab, fresh=fresh, always_replay=always_replay)
-        problem = (
-            f"✘ {str(broken).splitlines()[0]}\n  {_detail(broken)}\n"
-            f"Now serving {what} instead; fix the file and run section.reload()."
-        )
-    else:
-        if workspace is not None:
-            workspace.remember_good()
-    payment_client.reset()
-    email_client.reset()
-    section = Section(spec, lab, workspace)
-    section.created = created
-    section.problem = problem
-    section._fallback = fallback_dir
-    section.progress.opened(spec.id)
-    magic.activate(section.cell)
-    if show:
-        _display(section)
-    return section
-
-
-def _what_happened_to_yours(file: str, written: Written, kind: Kind, *, comes_back: bool) -> list[str]:
-    """One line each: the learner's definitions a write kept, saved before replacing, or put back."""
-    lines: list[str] = []
-    if written.kept:
-        names = ", ".join(written.kept)
-        if kind == "yours":
-            lines.append(
-                f"Kept your version of {names} (changed in the editor); "
-                f"`%%handler {file} --force` replaces it, after a backup."
-            )
-        elif kind == "solution":
-            lines.append(f"Kept your version of {names}: it passed its check. force=True replaces it, after a backup.")
-        else:
-            lines.append(
-                f"Kept your version of {names} (not the exercise's starting code); "
-                f"`%%handler {file} --force` replaces it, after a backup."
-            )
-    if written.backup is not None:
-        saved = f"workspace/.backups/{written.backup.name}/"
-        if kind == "course":
-            later = " and comes back at its exercise" if comes_back else ""
-            names = ", ".join(written.replaced_yours)
-            lines.append(f"This demo replaced your version of {names}: it is saved in {saved}{later}.")
-        else:
-            lines.append(f"The previous version is saved in {saved}.")
-    if written.restored:
-        lines.append(f"Put back your version of {', '.join(written.restored)} (a demo cell above had replaced it).")
-    return lines
-
-
-def _serve(app_dir: str | Path, lab: Lab | None, *, fresh: bool, always_replay: bool) -> Lab:
-    if lab is not None:
-        lab.load(app_dir)
-        return lab
-    current = Lab.current()
-    if current is not None and fresh:
-        current.stop()
-    return Lab.start(app_dir, always_replay=always_replay)
-
-
-#: Where last-good copies of broken workspaces are served from (outside the project: a package of its own).
-_FALLBACKS = Path(tempfile.gettempdir()) / f"tourlab-last-good-{os.getpid()}"
-
-
-def _fallback(workspace: Workspace) -> tuple[Path, str]:
-    """A copy to serve while the workspace does not load: its last good version, or its starting checkpoint."""
-    files = workspace.last_good()
-    what = f"the last version of {workspace.display_path} that loaded"
-    if not files:
-        files = workspace.starting_files()
-        what = f"the starting checkpoint {workspace.start_from}/"
-    if not _FALLBACKS.exists():
-        atexit.register(shutil.rmtree, _FALLBACKS, ignore_errors=True)
-    target = _FALLBACKS / f"{workspace.name}_last_good"
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    for file, text in files.items():
-        (target / file).write_text(text)
-    return target, what
-
-
-def course_cells(spec: SectionSpec) -> dict[str, list[str]]:
-    """Per workspace file, the cells the course writes there: its exercises' skeletons and its
-    notebook's ``%%handler`` cells (read from the reference copy in ``notebooks/``)."""
-    cells: dict[str, list[str]] = {}
-    for exercise_id in spec.exercises:
-        exercise = EXERCISES.get(exercise_id)
-        if exercise is not None:
-            cells.setdefault(exercise.file, []).append(exercise.skeleton)
-    try:
-        notebook = json.loads((PROJECT_ROOT / "notebooks" / f"{spec.notebook}.ipynb").read_text())
-    except (OSError, ValueError):
-        return cells
-    for cell in notebook.get("cells", []):
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        first, _, body = source.partition("\n")
-        words = first.split()
-        # An exercise cell counts only as its registered skeleton (above): where learners run the reference
-        # notebooks themselves (Binder, the Docker image), the saved copy may hold their solution.
-        tagged = "exercise" in cell.get("metadata", {}).get("tags", [])
-        if cell.get("cell_type") == "code" and words[:1] == ["%%handler"] and len(words) > 1 and not tagged:
-            cells.setdefault(words[1], []).append(body)
-    return cells
-
-
-#: The ``TOUR_…`` environment as this kernel's first section found it.
-_ENVIRONMENT: dict[str, str] | None = None
-
-
-def _restore_environment() -> None:
-    """Put the ``TOUR_…`` variables back as the kernel's first ``open_section`` found them.
-
-    Chapters shorten timers through them (08 sets the payment timeout to 2 s after its first
-    order); a second Run All in the same kernel must not start with what the first one left.
-    """
-    global _ENVIRONMENT
-    current = {k: v for k, v in os.environ.items() if k.startswith("TOUR_")}
-    if _ENVIRONMENT is None:
-        _ENVIRONMENT = current
-        return
-    for key in current.keys() - _ENVIRONMENT.keys():
-        del os.environ[key]
-    os.environ.update(_ENVIRONMENT)
-
-
 def _shown(text: str) -> Shown:
     return Shown(text, "  \n".join(f"`{line}`" if line.startswith(" ") else line for line in text.splitlines()))
 
 
-def _syntax_error(error: SyntaxError) -> str:
-    """A syntax error of a ``%%handler`` cell at the cell's own line (the magic's line is line 1), with the caret."""
-    lines = [f"✘ This cell has a syntax error on line {error.lineno} of the cell: {error.msg}"]
-    if error.text:
-        text = error.text.rstrip("\n")
-        lines.append(f"    {text}")
-        if error.offset:
-            lines.append("    " + " " * (max(error.offset, 1) - 1) + "^")
-    lines.append("Nothing was written; the code that was live keeps serving.")
-    return "\n".join(lines)
-
-
-def _seen(invocation: Invocation | None) -> str:
-    """What Restate showed of an invocation, in a few words."""
-    if invocation is None:
-        return "no such invocation"
-    words = f"{invocation.target}: {invocation.status}"
-    if invocation.retry_count:
-        words += f", {invocation.retry_count} attempt(s)"
-    failure = invocation.last_failure or invocation.completion_failure
-    if failure:
-        words += f", {failure.splitlines()[0][:200]}"
-    return words
-
-
-def _missed(what: str, seen: str | None) -> None:
-    """A wait that timed out: one ✘ line, shown, so the rest of the notebook still runs."""
-    print(f"✘ {what}" + (f" (seen: {seen})." if seen else "."))  # noqa: T201 - notebook output
-
-
-def _detail(error: Exception) -> str:
+def error_detail(error: Exception) -> str:
+    """The second line of a load error: where it broke."""
     lines = str(error).splitlines()
     return lines[1].strip() if len(lines) > 1 else ""
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return False
-    return get_ipython() is not None
-
-
-def _quiet_shell_commands() -> None:
-    """Make ``!command`` output in a notebook plain and stable."""
-    # `!restate ...` runs in a pseudo-terminal: plain output, no spinners or colour codes (ipykernel
-    # sets CLICOLOR_FORCE, which makes the CLI colour and wrap its tables anyway).
-    os.environ.pop("CLICOLOR_FORCE", None)
-    os.environ.update(NO_COLOR="1", TERM="dumb")
-
-
-def _display(section: Section) -> None:
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:  # pragma: no cover
-        return
-    if get_ipython() is None:
-        return
-    display(section.header())  # type: ignore[no-untyped-call]
-    button = section.reset_button()
-    if button is not None:
-        display(button)  # type: ignore[no-untyped-call]
