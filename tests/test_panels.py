@@ -15,6 +15,7 @@ from tourlab._runtimes import restate_ui_url
 from tourlab._runtimes.external import ExternalRestate
 from tourlab.panels import (
     Dashboard,
+    DeploymentsPanel,
     EventsPanel,
     FaultsPanel,
     InvocationsPanel,
@@ -269,7 +270,7 @@ def test_text_reprs_are_stable(board: Dashboard):
     )
     assert board._repr_mimebundle_()["text/plain"] == repr(board)
     expected = {
-        InvokeBar: "InvokeBar: call CartObject handlers (addTicket, checkout, expireTicket)",
+        InvokeBar: "InvokeBar: call the lab's handlers (the cart's buttons, or any served handler by name)",
         JournalPanel: "JournalPanel: journal of the selected invocation",
         StatePanel: "StatePanel: cart of the current user and status of the tickets involved",
         InvocationsPanel: "InvocationsPanel: recent invocations with status, retries and last failure",
@@ -277,6 +278,9 @@ def test_text_reprs_are_stable(board: Dashboard):
         TracePanel: "TracePanel: waterfall of the selected invocation's trace",
         FaultsPanel: "FaultsPanel: stop/start the endpoint, restart the Restate server",
         EventsPanel: ("EventsPanel: resolve or reject an awakeable, complete a workflow's promise through its handler"),
+        DeploymentsPanel: (
+            "DeploymentsPanel: registered deployments, their endpoints and the invocations pinned to each"
+        ),
     }
     for panel in board.panels:
         assert repr(panel) == expected[type(panel)]
