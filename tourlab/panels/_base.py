@@ -67,6 +67,8 @@ class LabView(traitlets.HasTraits):
     def __init__(self, lab: Lab, *, live: bool = True) -> None:
         super().__init__()
         self._lab = lab
+        #: How many of the checks' invocations the last round hid (the next reads that many more).
+        self.hidden_checks = 0
         self._ran = lab.running  # only a lab seen running can be "stopped" (a test's offline lab never ran)
         self._watched: Callable[[], None] | None = None
         self._unwatch: Callable[[], None] | None = None
@@ -138,8 +140,9 @@ class Round:
     def _reads_of(self, what: str, arg: str = "") -> tuple[tuple[Any, ...], Callable[[], Any]]:
         lab = self.lab
         fetches: dict[str, Callable[[], Any]] = {
-            # Hiding the checks' rows: read more, so that a check's burst still leaves RECENT to show.
-            "recent": lambda: lab.invocations(limit=RECENT if self.view.show_checks else 4 * RECENT),
+            # Hiding the checks' rows: read as many more as the last round hid (a check's burst of them
+            # leaves RECENT to show from the next round on), so that the usual read stays small.
+            "recent": lambda: lab.invocations(limit=RECENT + (0 if self.view.show_checks else self.view.hidden_checks)),
             "invocation": lambda: lab.invocation(arg),
             "journal": lambda: lab.journal(arg),
             "cart": lambda: lab.state("CartObject", arg) if arg else {},
@@ -175,7 +178,9 @@ class Round:
         """The newest invocations (without the checks' own unless the view shows them)."""
         found: list[Invocation] = self._read("recent")
         if not self.view.show_checks:
-            found = [inv for inv in found if not is_check(inv)]
+            shown = [inv for inv in found if not is_check(inv)]
+            self.view.hidden_checks = min(len(found) - len(shown), 3 * RECENT)
+            found = shown
         return found[:RECENT]
 
     def deployments(self) -> tuple[list[Deployment], list[dict[str, Any]]]:
@@ -250,6 +255,7 @@ class Refresher:
         self._level = IDLE
         self._due = False  # a poke asked for a round the loop has not done yet
         self._holds = 0
+        #: Full refresh rounds done (a countdown tick is not one).
         self.rounds = 0
 
     def register(self, panel: PanelBase) -> None:
@@ -300,7 +306,7 @@ class Refresher:
             if not only_countdowns:
                 current.prefetch()
             level = max((panel.refresh(current) for panel in panels), default=IDLE)
-            self.rounds += 1
+            self.rounds += not only_countdowns
         if not only_countdowns:
             self._level = level
             if level > IDLE:
