@@ -497,7 +497,7 @@ def test_the_invoke_bar_offers_the_served_handlers_and_deployments_show_the_pinn
         [deployment] = lab.deployments()
         assert board.deployments.pinned == {deployment.id: [asleep]}
         assert deployment.uri in board.deployments.table.value
-        assert "OrderService (revision" in board.deployments.table.value
+        assert "OrderService <i>rev.&nbsp;1</i>" in board.deployments.table.value
         lab.kill(asleep)
     finally:
         board.close()

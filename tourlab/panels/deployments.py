@@ -45,19 +45,15 @@ class DeploymentsPanel(PanelBase):
                 f"<code>{esc(d.id)}</code>",
                 f"<b style='color:{_STATUS_COLORS.get(d.status, '#111')}'>{esc(d.status)}</b>",
                 f"<code>{esc(d.uri)}</code>",
-                esc(", ".join(f"{name} (revision {revision})" for name, revision in sorted(d.services.items()))),
-                "<br>".join(
-                    f"<code>{esc(row['target'])}</code> {esc(row['status'])} <code>{esc(row['id'])}</code>"
-                    for row in pinned.get(d.id, [])
-                )
-                or "none",
+                "<br>".join(f"{esc(name)} <i>rev.&nbsp;{rev}</i>" for name, rev in sorted(d.services.items())),
+                "<br>".join(_pinned_line(row) for row in pinned.get(d.id, [])) or "none",
             ]
             for d in deployments
         ]
-        set_if_changed(
-            self.table,
-            table(["deployment", "status", "endpoint", "services", "unfinished invocations pinned to it"], body)
-            if body
-            else "<i>No deployments registered.</i>",
-        )
+        headers = ["deployment", "status", "endpoint", "services", "unfinished invocations pinned to it (finish there)"]
+        set_if_changed(self.table, table(headers, body) if body else "<i>No deployments registered.</i>")
         return IDLE
+
+
+def _pinned_line(row: dict[str, Any]) -> str:
+    return f"<code>{esc(row['target'])}</code> &middot; {esc(row['status'])} &middot; <code>{esc(row['id'])}</code>"

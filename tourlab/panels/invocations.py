@@ -34,8 +34,13 @@ class InvocationsPanel(PanelBase):
         super().__init__(lab, view, **kwargs)
         self.limit = limit
         self.table = widgets.HTML("")
-        self.picker = widgets.Dropdown(options=[], description="selected", layout={"width": "560px"})
-        self.actions = {name: widgets.Button(description=name) for name in ("resume", "cancel", "kill")}
+        self.picker = widgets.Dropdown(
+            options=[], description="selected", layout={"flex": "0 1 560px", "min_width": "260px"}
+        )
+        self.actions = {
+            name: widgets.Button(description=name, layout={"width": "90px", "flex": "0 0 auto"})
+            for name in ("resume", "cancel", "kill")
+        }
         for name, button in self.actions.items():
             button.on_click(self.guarded(lambda _b, action=name: self.act(action)))
         self.show_checks = widgets.Checkbox(

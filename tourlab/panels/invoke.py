@@ -113,7 +113,9 @@ class InvokeBar(PanelBase):
         self.cart_row.layout.display = None if any(name in cart for name in HANDLERS) else "none"
         self.seat.layout.display = None if cart else "none"
         targets = [f"{name}/{handler}" for name, handlers in services.items() for handler in handlers]
+        chosen = self.target.value
         self.target.options = targets
+        self.target.value = chosen if chosen in targets else next(iter(targets), None)
         kinds: dict[str, str] = {}
         if services:
             try:
