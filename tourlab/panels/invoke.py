@@ -52,7 +52,7 @@ class InvokeBar(PanelBase):
         self.buttons = {name: widgets.Button(description=name) for name in HANDLERS}
         for name, button in self.buttons.items():
             button.on_click(self.guarded(lambda _b, handler=name: self.invoke(handler)))
-        self.target = widgets.Dropdown(options=[], description="handler", layout={"width": "320px"})
+        self.target = widgets.Dropdown(options=[], description="any handler", layout={"width": "320px"})
         self.key = widgets.Text(
             value="", description="key", placeholder="object or workflow key", layout={"width": "220px"}
         )
