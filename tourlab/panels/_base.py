@@ -76,6 +76,7 @@ class LabView(traitlets.HasTraits):
 
     @property
     def lab(self) -> Lab:
+        """The lab shown (switches to ``Lab.current()`` once its own has stopped)."""
         if self._ran and not self._lab.endpoint_running:  # cheap first: a running lab's endpoint is up
             current = Lab.current()
             if current is not None and current is not self._lab:
@@ -423,8 +424,8 @@ class PanelBase(widgets.VBox):
 
 def is_check(invocation: Invocation) -> bool:
     """Whether a course check made this invocation (its object key starts with ``check-``)."""
-    parts = invocation.target.split("/")
-    return len(parts) == 3 and parts[1].startswith(CHECK_KEY_PREFIX)
+    found = object_of(invocation.target)
+    return found is not None and found[1].startswith(CHECK_KEY_PREFIX)
 
 
 def object_of(target: str) -> tuple[str, str] | None:
