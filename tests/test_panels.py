@@ -32,6 +32,7 @@ from tourlab.panels import (
     browser_url,
     jaeger_trace_url,
 )
+from tourlab.panels import _base as panels_base
 from tourlab.panels._base import countdown
 from tourlab.panels.events import REJECT_PAYMENT_HANDLER
 
@@ -325,6 +326,24 @@ def test_the_live_loop_refreshes_while_busy_and_then_sleeps(lab: Lab, unique):
         board.close()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_a_click_costs_one_full_refresh_round(lab: Lab, unique, monkeypatch):
+    monkeypatch.setattr(panels_base, "FULL_ROUND_SECONDS", 3600.0)  # no timer's full round in between
+    lab.load("tour/part4")
+    board = Dashboard(lab)  # live: the lab's watcher pokes the loop on every send
+    refresher = board.view.refresher
+    try:
+        for _ in range(3):
+            board.invoke.user.value, board.invoke.seat.value = unique("Mary"), unique("seat")
+            board.refresh()  # the user field's poke is done with: what follows is the click's
+            before = refresher.rounds
+            board.invoke.buttons["addTicket"].click()
+            assert board.invoke.wait(30) == "completed"
+            assert refresher.rounds - before == 1
+            assert board.state.data[f"CartObject/{board.invoke.user.value}"] == {"tickets": [board.invoke.seat.value]}
+    finally:
+        board.close()
 
 
 def test_a_waiting_workflow_is_completed_from_the_events_panel(lab: Lab, unique):

@@ -27,8 +27,8 @@ from tourlab import Deployment, Invocation, JournalEntry, Lab, Timer, Trace, wai
 #: Polling intervals of the refresh loop, in seconds.
 FAST_INTERVAL = 0.5
 TIMER_INTERVAL = 1.0
-#: While only timers count down, every n-th tick refreshes all panels (the others: the countdown only).
-FULL_ROUND_EVERY = 5
+#: While nothing runs, a full round at most this often (in between: light rounds, see PanelBase.light).
+FULL_ROUND_SECONDS = 5.0
 #: How many recent invocations a round reads.
 RECENT = 12
 #: Keys of the invocations the course's checks make (hidden in the panels unless asked for).
@@ -46,8 +46,10 @@ PINNED_SQL = (
     "WHERE status <> 'completed' AND pinned_deployment_id IS NOT NULL ORDER BY created_at DESC LIMIT 50"
 )
 
-#: Busy levels a panel reports after refreshing.
-IDLE, TIMERS, ACTIVE = 0, 1, 2
+#: Busy levels a panel reports after refreshing: nothing moves; a countdown ticks (light rounds every
+#: second); spans of a finished invocation are still arriving (light rounds every FAST_INTERVAL);
+#: an invocation is in flight (full rounds every FAST_INTERVAL).
+IDLE, TIMERS, SPANS, ACTIVE = 0, 1, 2, 3
 
 
 class LabView(traitlets.HasTraits):
@@ -238,7 +240,9 @@ class Refresher:
 
     It sleeps on an event while everything is idle (no polling at all), wakes up when poked
     (the notebook called the lab) and then refreshes every FAST_INTERVAL while an invocation is
-    active, every TIMER_INTERVAL while only timers count down. A click costs one round: the
+    active. Otherwise its rounds are light (only the light panels), every FAST_INTERVAL while
+    spans arrive and every TIMER_INTERVAL while a timer counts down, with a full round every
+    FULL_ROUND_SECONDS. A click costs one round: the
     panel's action runs inside ``click()`` (pokes wait), which ends with one round, and the loop
     carries on from that round's busy level without a round of its own.
     """
@@ -254,10 +258,12 @@ class Refresher:
         self._round_lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(6, thread_name_prefix="tourlab-panel-read")
         self._level = IDLE
+        self._levels: dict[int, int] = {}  # the busy level each panel reported last, by its index
+        self._full_at = 0.0  # time.monotonic() of the last full round
         self._due = False  # a poke asked for a round the loop has not done yet
         self._holds = 0
-        #: Full refresh rounds done (a countdown tick is not one).
-        self.rounds = 0
+        #: Full refresh rounds done, and light ones (only the light panels: countdowns, late spans).
+        self.rounds = self.light_rounds = 0
 
     def register(self, panel: PanelBase) -> None:
         self.panels.append(panel)
@@ -287,31 +293,36 @@ class Refresher:
     def release(self) -> None:
         """The action is done: one round now, unless a newer click still holds (its end refreshes)."""
         with self._lock:
-            self._holds -= 1
-            last = self._holds == 0
-        if last:
-            self.refresh_now()
+            last = self._holds == 1
+        try:
+            if last:
+                self.refresh_now()  # still held: the loop does not start a round of its own meanwhile
+        finally:
+            with self._lock:
+                self._holds -= 1
 
-    def refresh_now(self, *, only_countdowns: bool = False) -> int:
-        """Refresh every panel once, in this thread; returns the highest busy level reported.
+    def refresh_now(self, *, light: bool = False) -> int:
+        """Refresh every panel once (``light``: only the light ones), in this thread.
 
-        The live loop then goes on from this round (the next one after its interval).
+        Returns the highest busy level the panels reported; the live loop goes on from it (its
+        next round after the interval).
         """
         with self._round_lock:
             if self._stop.is_set():  # closed: nothing left to draw on
                 return IDLE
-            if not only_countdowns:
-                self._due = False
             current = self.new_round()
-            panels = [p for p in self.panels if p.counts_down or not only_countdowns]
-            if not only_countdowns:
+            if not light:
+                self._due = False
+                self._full_at = time.monotonic()
                 current.prefetch()
-            level = max((panel.refresh(current) for panel in panels), default=IDLE)
-            self.rounds += not only_countdowns
-        if not only_countdowns:
-            self._level = level
-            if level > IDLE:
-                self._run_loop()
+            for number, panel in enumerate(self.panels):
+                if panel.light or not light:
+                    self._levels[number] = panel.refresh(current)
+            self.rounds += not light
+            self.light_rounds += light
+            level = self._level = max(self._levels.values(), default=IDLE)
+        if level > IDLE:
+            self._run_loop()
         return level
 
     def stop(self) -> None:
@@ -334,20 +345,16 @@ class Refresher:
         self._wake.set()
 
     def _loop(self) -> None:
-        ticks = 0
         while not self._stop.is_set():
-            timeout = {ACTIVE: FAST_INTERVAL, TIMERS: TIMER_INTERVAL}.get(self._level)
+            timeout = {ACTIVE: FAST_INTERVAL, SPANS: FAST_INTERVAL, TIMERS: TIMER_INTERVAL}.get(self._level)
             woken = self._wake.wait(timeout)  # None: sleep until woken
             self._wake.clear()
             if self._stop.is_set():
                 return
             if self._holds or (woken and not self._due):  # a click refreshes for itself; or just re-timed
                 continue
-            ticks += 1
-            if self._level == TIMERS and not self._due and ticks % FULL_ROUND_EVERY:
-                self.refresh_now(only_countdowns=True)
-            else:
-                self.refresh_now()
+            due = self._due or time.monotonic() - self._full_at >= FULL_ROUND_SECONDS
+            self.refresh_now(light=self._level < ACTIVE and not due)
 
 
 class PanelBase(widgets.VBox):
@@ -355,8 +362,9 @@ class PanelBase(widgets.VBox):
 
     title = "Panel"
     description = ""
-    #: Refreshed every second while a timer counts down (the others every FULL_ROUND_EVERY seconds).
-    counts_down = False
+    #: Light panels are refreshed by light rounds too: they change by themselves and read little
+    #: (a countdown; a trace whose spans are still arriving). The others: full rounds only.
+    light = False
 
     def __init__(self, lab: Lab, view: LabView | None = None, *, live: bool = True, **kwargs: Any) -> None:
         self.view = view or LabView(lab, live=live)

@@ -16,7 +16,7 @@ class TimersPanel(PanelBase):
 
     title = "Timers"
     description = "scheduled calls and sleeps with a countdown"
-    counts_down = True
+    light = True
 
     def __init__(self, lab: Lab, view: LabView | None = None, **kwargs: Any) -> None:
         super().__init__(lab, view, **kwargs)
