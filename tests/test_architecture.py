@@ -69,7 +69,7 @@ def test_no_import_cycles_inside_tourlab():
 PRIVATE_ALLOWED = {
     "tourlab.course": {"tourlab._client", "tourlab._config", "tourlab._model", "tourlab._runtimes"},
     "tourlab.hub": {"tourlab._config", "tourlab._ports"},
-    "tourlab.panels": {"tourlab._config", "tourlab._model"},
+    "tourlab.panels": {"tourlab._client", "tourlab._config", "tourlab._model"},
 }
 
 

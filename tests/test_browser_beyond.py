@@ -62,13 +62,15 @@ def test_confirm_a_waiting_workflow_from_the_outside_events_panel(request: pytes
         """,
     )
     _shows(lab_page, "waits for: promise 'payment'")
+    _fits_at_1400_px(lab_page)
     lab_page.locator(".widget-html", has_text="TicketObject/seat8Z").filter(has_text="RESERVED").first.wait_for(
         timeout=PANEL_TIMEOUT_MS
     )
     call = lab_page.get_by_role("button", name="call", exact=True).first
     call.scroll_into_view_if_needed()
 
-    lab_page.locator(".widget-dropdown", has_text="handler").locator("select").first.select_option("confirmPayment")
+    handler = lab_page.locator(".widget-dropdown", has_text=re.compile(r"^\s*handler"))  # not the bar's "any handler"
+    handler.locator("select").first.select_option("confirmPayment")
     argument = lab_page.locator(".widget-text", has_text="argument").locator("input").first
     argument.fill('{"payment_id": "pay-browser", "amount": 40}')
     argument.press("Enter")
@@ -82,6 +84,31 @@ def test_confirm_a_waiting_workflow_from_the_outside_events_panel(request: pytes
     )
     call.scroll_into_view_if_needed()
     lab_page.screenshot(path=str(ARTIFACTS / "beyond-workflow-confirmed.png"))
+
+
+def _fits_at_1400_px(lab_page) -> None:
+    """The page is 1400 px wide: buttons are not cut, a row's last button does not wrap, no table is cut."""
+    reset = lab_page.locator("button", has_text="Reset this section").first
+    reset.scroll_into_view_if_needed()
+    reset.click()  # the note that appears must not squeeze the button
+    lab_page.get_by_role("button", name="Cancel", exact=True).first.wait_for(timeout=PANEL_TIMEOUT_MS)
+    cut = lab_page.evaluate(
+        "() => [...document.querySelectorAll('.jp-OutputArea button')]"
+        ".filter(b => b.offsetParent !== null && b.scrollWidth > b.clientWidth + 1).map(b => b.textContent)"
+    )
+    assert cut == [], f"buttons with their label cut: {cut}"
+    lab_page.get_by_role("button", name="Cancel", exact=True).first.click()
+    resolve = lab_page.get_by_role("button", name="resolve", exact=True).first.bounding_box()
+    reject = lab_page.get_by_role("button", name="reject", exact=True).first.bounding_box()
+    assert resolve is not None
+    assert reject is not None
+    assert abs(resolve["y"] - reject["y"]) < 2, "reject wrapped onto a line of its own"
+    scrolled = lab_page.evaluate(
+        "() => [...document.querySelectorAll('.jp-OutputArea .widget-html div')]"
+        ".filter(d => d.style.overflowX === 'auto' && d.scrollWidth > d.clientWidth + 1)"
+        ".map(d => d.textContent.slice(0, 80))"
+    )
+    assert scrolled == [], f"tables that scroll sideways (cut) at 1400 px: {scrolled}"
 
 
 def test_cancel_a_running_booking_from_the_invocations_panel(request: pytest.FixtureRequest) -> None:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import eventually
+from support import RecordedRestate, eventually, recorded
+from test_core_unit import offline_lab  # noqa: F401 - a fixture: a Lab over recorded rows
 
 from tourlab import PROJECT_ROOT, Invocation, Lab
 from tourlab._runtimes import restate_ui_url
 from tourlab._runtimes.external import ExternalRestate
 from tourlab.panels import (
     Dashboard,
+    DeploymentsPanel,
     EventsPanel,
     FaultsPanel,
     InvocationsPanel,
@@ -26,7 +32,9 @@ from tourlab.panels import (
     browser_url,
     jaeger_trace_url,
 )
+from tourlab.panels import _base as panels_base
 from tourlab.panels._base import countdown
+from tourlab.panels.events import REJECT_PAYMENT_HANDLER
 
 #: What a dropped invocation (no row any more) counts as.
 _DONE = Invocation(id="", target="", status="completed")
@@ -269,7 +277,7 @@ def test_text_reprs_are_stable(board: Dashboard):
     )
     assert board._repr_mimebundle_()["text/plain"] == repr(board)
     expected = {
-        InvokeBar: "InvokeBar: call CartObject handlers (addTicket, checkout, expireTicket)",
+        InvokeBar: "InvokeBar: call the lab's handlers (the cart's buttons, or any served handler by name)",
         JournalPanel: "JournalPanel: journal of the selected invocation",
         StatePanel: "StatePanel: cart of the current user and status of the tickets involved",
         InvocationsPanel: "InvocationsPanel: recent invocations with status, retries and last failure",
@@ -277,6 +285,9 @@ def test_text_reprs_are_stable(board: Dashboard):
         TracePanel: "TracePanel: waterfall of the selected invocation's trace",
         FaultsPanel: "FaultsPanel: stop/start the endpoint, restart the Restate server",
         EventsPanel: ("EventsPanel: resolve or reject an awakeable, complete a workflow's promise through its handler"),
+        DeploymentsPanel: (
+            "DeploymentsPanel: registered deployments, their endpoints and the invocations pinned to each"
+        ),
     }
     for panel in board.panels:
         assert repr(panel) == expected[type(panel)]
@@ -315,6 +326,24 @@ def test_the_live_loop_refreshes_while_busy_and_then_sleeps(lab: Lab, unique):
         board.close()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_a_click_costs_one_full_refresh_round(lab: Lab, unique, monkeypatch):
+    monkeypatch.setattr(panels_base, "FULL_ROUND_SECONDS", 3600.0)  # no timer's full round in between
+    lab.load("tour/part4")
+    board = Dashboard(lab)  # live: the lab's watcher pokes the loop on every send
+    refresher = board.view.refresher
+    try:
+        for _ in range(3):
+            board.invoke.user.value, board.invoke.seat.value = unique("Mary"), unique("seat")
+            board.refresh()  # the user field's poke is done with: what follows is the click's
+            before = refresher.rounds
+            board.invoke.buttons["addTicket"].click()
+            assert board.invoke.wait(30) == "completed"
+            assert refresher.rounds - before == 1
+            assert board.state.data[f"CartObject/{board.invoke.user.value}"] == {"tickets": [board.invoke.seat.value]}
+    finally:
+        board.close()
 
 
 def test_a_waiting_workflow_is_completed_from_the_events_panel(lab: Lab, unique):
@@ -366,3 +395,265 @@ def test_an_awakeable_is_resolved_from_the_events_panel(lab: Lab, unique, monkey
         assert lab.state("CartObject", user) == {}
     finally:
         board.close()
+
+
+def test_the_awakeable_field_follows_the_selection_and_reject_hits_the_selected_one(lab: Lab, unique, monkeypatch):
+    monkeypatch.setenv("TOUR_PROVIDER_DELAY_SECONDS", "600")  # the provider stays silent: the panel answers
+    lab.load("tour/part7")
+    board = Dashboard(lab, live=False)
+    try:
+        waiting = {}
+        for name in ("Ann", "Bob"):
+            user = unique(name)
+            assert lab.call("CartObject", user, "addTicket", unique("seat")) is True
+            waiting[user] = lab.send("CartObject", user, "checkoutWithProvider")
+            eventually(lambda user=user: str(lab.state("CartObject", user).get("pending_payment")).startswith("sign_"))
+        (ann, ann_id), (bob, bob_id) = waiting.items()
+
+        board.select(ann_id)
+        ann_awakeable = lab.state("CartObject", ann)["pending_payment"]
+        assert board.events.awakeable.value == ann_awakeable
+        assert next(iter(board.state.data)) == f"CartObject/{ann}"  # the State box shows the selected cart first
+        board.select(bob_id)
+        assert board.events.awakeable.value == lab.state("CartObject", bob)["pending_payment"] != ann_awakeable
+        assert next(iter(board.state.data)) == f"CartObject/{bob}"
+
+        board.events.value.value = "card declined"
+        board.events.reject.click()
+
+        assert board.events.last_error is None
+        assert lab.attach(bob_id, timeout=15) is False  # Bob's checkout got the rejection ...
+        assert lab.invocation(ann_id).active  # ... and Ann's still waits
+        lab.cancel(ann_id)
+    finally:
+        board.close()
+
+
+PAYMENT_WORKFLOW = """\
+import restate
+from restate import TerminalError, WorkflowContext, WorkflowSharedContext
+
+pay = restate.Workflow("PayWorkflow")
+
+
+@pay.main()
+async def run(ctx: WorkflowContext, amount: int) -> str:
+    ctx.set("status", "waiting for payment")
+    try:
+        await ctx.promise("payment", type_hint=str).value()
+    except TerminalError as rejected:
+        ctx.set("status", f"rejected: {rejected.message}")
+        return f"rejected: {rejected.message}"
+    ctx.set("status", "paid")
+    return "paid"
+
+
+@pay.handler("confirmPayment")
+async def confirm_payment(ctx: WorkflowSharedContext, payment_id: str) -> None:
+    await ctx.promise("payment", type_hint=str).resolve(payment_id)
+
+
+@pay.handler("{reject}")
+async def reject_payment(ctx: WorkflowSharedContext, reason: str) -> None:
+    await ctx.promise("payment", type_hint=str).reject(reason)
+
+
+app = restate.app(services=[pay])
+"""
+
+
+def test_a_waiting_workflow_payment_is_rejected_from_the_events_panel(lab: Lab, tmp_path: Path, unique):
+    package = tmp_path / f"payflow_{uuid.uuid4().hex[:8]}"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "app.py").write_text(PAYMENT_WORKFLOW.replace("{reject}", REJECT_PAYMENT_HANDLER))
+    lab.load(package)
+    board = Dashboard(lab, live=False)
+    try:
+        order = unique("order")
+        submitted = lab.submit("PayWorkflow", order, 40)
+        eventually(lambda: lab.waiting_for(submitted.invocation_id) is not None)
+        board.select(submitted.invocation_id)
+        assert "promise &#x27;payment&#x27;" in board.events.waits.value
+        assert not board.events.reject_payment.disabled
+        assert board.state.data[f"PayWorkflow/{order}"] == {"status": "waiting for payment"}
+
+        board.events.reason.value = "card declined"
+        board.events.reject_payment.click()
+
+        assert board.events.last_error is None
+        assert f"PayWorkflow/{order}/{REJECT_PAYMENT_HANDLER}" in board.events.message.value
+        assert lab.attach(f"PayWorkflow/{order}", timeout=15) == "rejected: card declined"
+        board.refresh()
+        assert board.state.data[f"PayWorkflow/{order}"] == {"status": "rejected: card declined"}
+    finally:
+        board.close()
+        lab.load("tour/part4")
+
+
+def test_the_invoke_bar_offers_the_served_handlers_and_deployments_show_the_pinned(lab: Lab, unique, monkeypatch):
+    lab.load("tour/versions/v1")  # chapter 12: an OrderService, no CartObject
+    board = Dashboard(lab, live=False)
+    try:
+        bar = board.invoke
+        assert all(button.layout.display == "none" for button in bar.buttons.values())
+        assert "OrderService/checkout" in bar.target.options
+        monkeypatch.setenv("TOUR_SETTLE_SECONDS", "600")
+        asleep = lab.send("OrderService", None, "checkout", {"user_id": unique("Ann"), "tickets": ["seat1A"]})
+        lab.wait_for(asleep, "suspended", timeout=15)
+
+        monkeypatch.setenv("TOUR_SETTLE_SECONDS", "0")
+        bar.target.value = "OrderService/checkout"
+        bar.key.value = "ignored: OrderService is a plain service"
+        bar.argument.value = '{"user_id": "Bob", "tickets": ["seat2A", "seat2B"]}'
+        bar.send.click()
+        assert bar.wait(30) == "completed"
+        assert bar.result == {"version": "v1", "total": 80}
+        bar.buttons["addTicket"].click()  # hidden here; a click anyway says why
+        assert "serves no CartObject/addTicket" in (bar.last_error or "")
+
+        board.bottom.selected_index = 2  # the Deployments tab reads Restate only while it is shown
+        [deployment] = lab.deployments()
+        assert board.deployments.pinned == {deployment.id: [asleep]}
+        assert deployment.uri in board.deployments.table.value
+        assert "OrderService <i>rev.&nbsp;1</i>" in board.deployments.table.value
+        lab.kill(asleep)
+    finally:
+        board.close()
+        lab.load("tour/part4")
+
+
+#: A kernel that starts a lab, shows a dashboard, then starts over as a second open_section does.
+_TWO_LABS = """
+from tourlab import Lab
+from tourlab.panels import Dashboard
+from tourlab.panels._base import STOPPED
+
+first = Lab.start("tour/part4")
+board = Dashboard(first, live=False)
+first.stop()
+second = Lab.start("tour/part4")
+board.invoke.user.value, board.invoke.seat.value = "Ann", "seat2B"
+board.invoke.buttons["addTicket"].click()
+assert board.invoke.wait(30) == "completed", board.invoke.last_error
+assert board.lab is second and board.invoke.result is True
+assert [p.last_error for p in board.panels] == [None] * len(board.panels)
+assert board.state.data["CartObject/Ann"] == {"tickets": ["seat2B"]}
+second.stop()
+board.refresh()
+assert all(p.last_error == STOPPED for p in board.panels), [p.last_error for p in board.panels]
+print("followed")
+"""
+
+
+def test_a_dashboard_follows_the_kernels_running_lab_or_says_its_lab_stopped(tmp_path: Path):
+    # Its own process: the session's lab stays untouched by the two labs started and stopped here.
+    done = subprocess.run(
+        [sys.executable, "-c", _TWO_LABS],
+        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT, check=False,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TOURLAB_HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("followed")
+
+
+# -- a panel round on recorded rows (no Restate) -------------------------------------------------
+
+ADDED = recorded("add_ticket_completed")
+WAITING = recorded("awakeable_waiting")
+
+
+def _waiting_checkout(invocation_id: str, key: str, awakeable: str, created_at: str) -> RecordedRestate:
+    """The recorded waiting checkoutWithProvider, as another cart's with its own awakeable id."""
+    [row] = WAITING["sys_invocation"]["rows"]
+    journal = []
+    for recorded_entry in WAITING["sys_journal"]["rows"]:
+        entry = {**recorded_entry, "id": invocation_id}
+        if entry["entry_type"] == "Command: SetState":  # pending_payment = the awakeable's id
+            detail = json.loads(entry["entry_json"])
+            detail["Command"]["SetState"]["value"] = list(json.dumps(awakeable).encode())
+            entry["entry_json"] = json.dumps(detail)
+        journal.append(entry)
+    target = f"CartObject/{key}/checkoutWithProvider"
+    invocation = {**row, "id": invocation_id, "target": target, "target_service_key": key, "created_at": created_at}
+    return RecordedRestate(invocations=[invocation], journals={invocation_id: journal})
+
+
+def _recorded_restate(*parts: RecordedRestate) -> RecordedRestate:
+    return RecordedRestate(
+        invocations=[row for part in parts for row in part.invocations],
+        journals={key: rows for part in parts for key, rows in part.journals.items()},
+        state=[row for part in parts for row in part.state],
+    )
+
+
+def _row(table_html: str, invocation_id: str) -> list[str]:
+    """The cells of the table row that shows `invocation_id`."""
+    row = next(r for r in table_html.split("<tr")[1:] if invocation_id in r)
+    return [cell.split(">", 1)[1].split("</td>")[0] for cell in row.split("<td")[1:]]
+
+
+@pytest.fixture
+def recorded_board(request: pytest.FixtureRequest) -> Iterator[Callable[[RecordedRestate], Dashboard]]:
+    """Dashboards over labs that answer from recorded rows (test_core_unit's offline_lab)."""
+    offline = request.getfixturevalue("offline_lab")
+    made: list[Dashboard] = []
+
+    def make(rec: RecordedRestate) -> Dashboard:
+        made.append(Dashboard(offline(rec), live=False))
+        return made[-1]
+
+    yield make
+    for board in made:
+        board.close()
+
+
+def test_a_round_hides_the_checks_own_invocations_unless_asked(recorded_board):
+    [added] = ADDED["sys_invocation"]["rows"]
+    check_row = {**added, "id": "inv_check1", "target": "CartObject/check-expire_ticket-1/addTicket"}
+    check_row["created_at"] = "2099-01-01T00:00:00.000Z"  # the newest
+    rec = _recorded_restate(
+        RecordedRestate(invocations=[added, check_row], journals={added["id"]: ADDED["sys_journal"]["rows"]}),
+    )
+    board = recorded_board(rec)
+
+    assert "inv_check1" not in board.invocations.table.value
+    assert added["id"] in board.invocations.table.value
+    assert board.view.hidden_checks == 1  # the next round reads one more, so a burst of checks still leaves 12
+    board.invocations.show_checks.value = True
+    assert "CartObject/check-expire_ticket-1/addTicket" in board.invocations.table.value
+    board.invocations.show_checks.value = False
+    assert "inv_check1" not in board.invocations.table.value
+
+
+def test_retries_are_attempts_after_the_first(recorded_board):
+    rec = _waiting_checkout("inv_waiting1", "Ann", "sign_ann", "2026-11-28T05:14:00.000Z")
+    rec.invocations[0] = {**rec.invocations[0], "status": "running", "retry_count": 1}  # Restate counts attempts
+    board = recorded_board(rec)
+    headers = board.invocations.table.value.split("<tbody>")[0]
+    assert ">retries</th>" in headers
+    cells = _row(board.invocations.table.value, "inv_waiting1")
+    assert cells[2] == "0"  # a healthy first attempt still waiting has not been retried
+    rec.invocations[0] = {**rec.invocations[0], "status": "backing-off", "retry_count": 4}
+    board.refresh()
+    assert _row(board.invocations.table.value, "inv_waiting1")[2] == "3"
+
+
+def test_the_awakeable_field_and_the_state_box_follow_the_selection(recorded_board):
+    rec = _recorded_restate(
+        _waiting_checkout("inv_ann", "Ann", "sign_ann", "2026-11-28T05:14:00.000Z"),
+        _waiting_checkout("inv_bob", "Bob", "sign_bob", "2026-11-28T05:15:00.000Z"),
+    )
+    board = recorded_board(rec)
+
+    board.select("inv_ann")
+    assert board.events.awakeable.value == "sign_ann"
+    assert next(iter(board.state.data)) == "CartObject/Ann"
+    board.select("inv_bob")
+    assert board.events.awakeable.value == "sign_bob"  # not the first id it saw
+    assert next(iter(board.state.data)) == "CartObject/Bob"
+    board.events.awakeable.value = "sign_typed"  # typed by hand: kept while the selection stays
+    board.refresh()
+    assert board.events.awakeable.value == "sign_typed"
+    board.select("inv_gone")  # nothing recorded: nothing waits
+    assert board.events.awakeable.value == ""

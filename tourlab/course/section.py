@@ -334,10 +334,12 @@ class Section(Waits):
         """A two-step "reset this section" button, for sections with a workspace."""
         if self.workspace is None:
             return None
-        start = widgets.Button(description="Reset this section…", icon="undo", layout={"width": "auto"})
-        yes = widgets.Button(description="Yes, reset", button_style="danger")
-        cancel = widgets.Button(description="Cancel")
-        note = widgets.Label()
+        # Buttons keep their width (a long note wraps onto its own line instead of squeezing them).
+        fixed = {"width": "auto", "flex": "0 0 auto"}
+        start = widgets.Button(description="Reset this section…", icon="undo", layout=fixed)
+        yes = widgets.Button(description="Yes, reset", button_style="danger", layout=fixed)
+        cancel = widgets.Button(description="Cancel", layout=fixed)
+        note = widgets.HTML(layout={"flex": "1 1 300px", "min_width": "0"})
         yes.layout.display = cancel.layout.display = "none"
 
         def ask(_: Any) -> None:
@@ -350,12 +352,12 @@ class Section(Waits):
 
         def go(_: Any) -> None:
             back(None)
-            note.value = self.reset(confirm=True).text
+            note.value = html.escape(self.reset(confirm=True).text).replace("\n", "<br>")
 
         start.on_click(ask)
         yes.on_click(go)
         cancel.on_click(back)
-        return ResetBar([start, yes, cancel, note])
+        return ResetBar([start, yes, cancel, note], layout={"flex_flow": "row wrap", "align_items": "center"})
 
 
 def _shown(text: str) -> Shown:

@@ -3,12 +3,13 @@
 >>> from tourlab import Lab
 >>> from tourlab.panels import Dashboard, JournalPanel
 >>> lab = Lab.start("tour/part4")
->>> Dashboard(lab)          # invoke bar, journal, state, invocations, timers, trace, faults
+>>> Dashboard(lab)          # invoke bar, journal, state, invocations, timers, trace, events, faults, deployments
 >>> JournalPanel(lab)       # just one of them
 """
 
 from tourlab.panels._base import LabView, PanelBase, Refresher, Round
 from tourlab.panels.dashboard import Dashboard
+from tourlab.panels.deployments import DeploymentsPanel
 from tourlab.panels.events import EventsPanel
 from tourlab.panels.faults import FaultsPanel
 from tourlab.panels.invocations import InvocationsPanel
@@ -21,6 +22,7 @@ from tourlab.panels.trace import TracePanel
 
 __all__ = [
     "Dashboard",
+    "DeploymentsPanel",
     "EventsPanel",
     "FaultsPanel",
     "InvocationsPanel",

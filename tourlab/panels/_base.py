@@ -10,10 +10,11 @@ panel stay stable under nbval.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import html
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,38 +22,98 @@ import httpx
 import ipywidgets as widgets
 import traitlets
 
-from tourlab import Invocation, JournalEntry, Lab, Timer, Trace
+from tourlab import Deployment, Invocation, JournalEntry, Lab, Timer, Trace
 from tourlab._model import waiting_for
 
 #: Polling intervals of the refresh loop, in seconds.
 FAST_INTERVAL = 0.5
 TIMER_INTERVAL = 1.0
-#: While only timers count down, every n-th tick refreshes all panels (the others: the countdown only).
-FULL_ROUND_EVERY = 5
+#: While nothing runs, a full round at most this often (in between: light rounds, see PanelBase.light).
+FULL_ROUND_SECONDS = 5.0
 #: How many recent invocations a round reads.
 RECENT = 12
+#: Keys of the invocations the course's checks make (hidden in the panels unless asked for).
+CHECK_KEY_PREFIX = "check-"
 
-#: Busy levels a panel reports after refreshing.
-IDLE, TIMERS, ACTIVE = 0, 1, 2
+#: What a panel of a stopped lab says (when no other lab runs in this kernel to follow).
+STOPPED = (
+    "This panel belongs to a lab that was stopped. Run the notebook's first cell (open_section) "
+    "or Lab.start(...), then section.panel() or Dashboard(lab) again."
+)
+
+#: Unfinished invocations and the deployment each one is pinned to (it finishes there).
+PINNED_SQL = (
+    "SELECT id, target, status, pinned_deployment_id FROM sys_invocation "
+    "WHERE status <> 'completed' AND pinned_deployment_id IS NOT NULL ORDER BY created_at DESC LIMIT 50"
+)
+
+#: Busy levels a panel reports after refreshing: nothing moves; a countdown ticks (light rounds every
+#: second); spans of a finished invocation are still arriving (light rounds every FAST_INTERVAL);
+#: an invocation is in flight (full rounds every FAST_INTERVAL).
+IDLE, TIMERS, SPANS, ACTIVE = 0, 1, 2, 3
 
 
 class LabView(traitlets.HasTraits):
-    """What the panels look at together: the user (cart key), seats and selected invocation."""
+    """What the panels look at together: the lab, the user (cart key), seats and selected invocation.
+
+    The lab is the one the panels were made for until it stops; then it is the lab this kernel
+    runs now (``Lab.current()``: ``open_section`` starts a fresh one), so an older dashboard in
+    the notebook follows instead of turning red.
+    """
 
     invocation_id = traitlets.Unicode(None, allow_none=True)
     user = traitlets.Unicode("Mary")
     seats = traitlets.List(traitlets.Unicode())
+    #: Whether the panels list the checks' own invocations (keys ``check-…``).
+    show_checks = traitlets.Bool(False)
 
     def __init__(self, lab: Lab, *, live: bool = True) -> None:
         super().__init__()
-        self.lab = lab
-        self.refresher = Refresher(lab, self, live=live)
+        self._lab = lab
+        #: How many of the checks' invocations the last round hid (the next reads that many more).
+        self.hidden_checks = 0
+        self._ran = lab.running  # only a lab seen running can be "stopped" (a test's offline lab never ran)
+        self._watched: Callable[[], None] | None = None
+        self._unwatch: Callable[[], None] | None = None
+        self.refresher = Refresher(self, live=live)
+
+    @property
+    def lab(self) -> Lab:
+        """The lab shown (switches to ``Lab.current()`` once its own has stopped)."""
+        if self._ran and not self._lab.endpoint_running:  # cheap first: a running lab's endpoint is up
+            current = Lab.current()
+            if current is not None and current is not self._lab:
+                self._follow(current)
+        return self._lab
+
+    @property
+    def lab_stopped(self) -> bool:
+        """Whether the shown lab was stopped for good (and no other lab runs in this kernel)."""
+        lab = self.lab
+        return self._ran and not lab.endpoint_running and not lab.restate_running
+
+    def _follow(self, lab: Lab) -> None:
+        self._lab, self._ran = lab, True
+        if self._watched is not None:
+            self.watch(self._watched)
+        self.seats = []
+        self.invocation_id = lab.last_invocation_id
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Call `changed` whenever the shown lab invokes or reloads something (also after a switch)."""
+        self.unwatch()
+        self._watched = changed
+        self._unwatch = self._lab.watch(changed)
+
+    def unwatch(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
 
     def select(self, invocation_id: str | None) -> None:
         """Show this invocation in every panel, now."""
         self.invocation_id = invocation_id
         self.refresher.refresh_now()
-        self.refresher.poke()
 
     def add_seat(self, seat: str) -> None:
         if seat and seat not in self.seats:
@@ -83,14 +144,19 @@ class Round:
     def _reads_of(self, what: str, arg: str = "") -> tuple[tuple[Any, ...], Callable[[], Any]]:
         lab = self.lab
         fetches: dict[str, Callable[[], Any]] = {
-            "recent": lambda: lab.invocations(limit=RECENT),
+            # Hiding the checks' rows: read as many more as the last round hid (a check's burst of them
+            # leaves RECENT to show from the next round on), so that the usual read stays small.
+            "recent": lambda: lab.invocations(limit=RECENT + (0 if self.view.show_checks else self.view.hidden_checks)),
             "invocation": lambda: lab.invocation(arg),
             "journal": lambda: lab.journal(arg),
             "cart": lambda: lab.state("CartObject", arg) if arg else {},
+            "object": lambda: lab.state(*arg.split("/", 1)),
             "tickets": lambda: lab.service_state("TicketObject"),
             "delayed": lab.delayed_calls,
             "sleeps": lab.sleeps,
             "journals": lambda: lab.journals([inv.id for inv in self.recent() if inv.active]),
+            "deployments": lab.deployments,
+            "pinned": lambda: lab.query(PINNED_SQL),
         }
         return (what, arg), fetches[what]
 
@@ -113,7 +179,22 @@ class Round:
             self._future(*self._reads_of(what, arg))
 
     def recent(self) -> list[Invocation]:
+        """The newest invocations (without the checks' own unless the view shows them)."""
         found: list[Invocation] = self._read("recent")
+        if not self.view.show_checks:
+            shown = [inv for inv in found if not is_check(inv)]
+            self.view.hidden_checks = min(len(found) - len(shown), 3 * RECENT)
+            found = shown
+        return found[:RECENT]
+
+    def deployments(self) -> tuple[list[Deployment], list[dict[str, Any]]]:
+        """The deployments, and the unfinished invocations with the deployment each is pinned to (side by side)."""
+        deployments, pinned = (self._future(*self._reads_of(what)) for what in ("deployments", "pinned"))
+        return deployments.result(), pinned.result()
+
+    def object_state(self, service: str, key: str) -> dict[str, Any]:
+        """The K/V state of one object or workflow key."""
+        found: dict[str, Any] = self._read("object", f"{service}/{key}")
         return found
 
     def invocation(self, invocation_id: str) -> Invocation | None:
@@ -159,12 +240,15 @@ class Refresher:
     """One background thread refreshing the registered panels while something is in flight.
 
     It sleeps on an event while everything is idle (no polling at all), wakes up when poked
-    (a call was made, a button pressed) and then refreshes every FAST_INTERVAL while an
-    invocation is active, every TIMER_INTERVAL while only timers count down.
+    (the notebook called the lab) and then refreshes every FAST_INTERVAL while an invocation is
+    active. Otherwise its rounds are light (only the light panels), every FAST_INTERVAL while
+    spans arrive and every TIMER_INTERVAL while a timer counts down, with a full round every
+    FULL_ROUND_SECONDS. A click costs one round: the
+    panel's action runs inside ``click()`` (pokes wait), which ends with one round, and the loop
+    carries on from that round's busy level without a round of its own.
     """
 
-    def __init__(self, lab: Lab, view: LabView, *, live: bool = True) -> None:
-        self.lab = lab
+    def __init__(self, view: LabView, *, live: bool = True) -> None:
         self.view = view
         self.live = live
         self.panels: list[PanelBase] = []
@@ -174,37 +258,73 @@ class Refresher:
         self._lock = threading.Lock()
         self._round_lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(6, thread_name_prefix="tourlab-panel-read")
-        self.rounds = 0
+        self._level = IDLE
+        self._levels: dict[int, int] = {}  # the busy level each panel reported last, by its index
+        self._full_at = 0.0  # time.monotonic() of the last full round
+        self._due = False  # a poke asked for a round the loop has not done yet
+        self._holds = 0
+        #: Full refresh rounds done, and light ones (only the light panels: countdowns, late spans).
+        self.rounds = self.light_rounds = 0
 
     def register(self, panel: PanelBase) -> None:
         self.panels.append(panel)
 
     def new_round(self) -> Round:
-        return Round(self.lab, self.view, self._pool)
+        return Round(self.view.lab, self.view, self._pool)
 
     def poke(self) -> None:
         """Refresh soon (and keep refreshing while something is in flight)."""
-        if not self.live:
-            return
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._loop, name="tourlab-panels", daemon=True)
-                self._thread.start()
-        self._wake.set()
+        self._due = True
+        self._run_loop()
 
-    def refresh_now(self, *, only_countdowns: bool = False) -> int:
-        """Refresh every panel once, in this thread; returns the highest busy level reported."""
+    @contextlib.contextmanager
+    def click(self) -> Iterator[None]:
+        """Run a click's action: the loop does no rounds meanwhile, then one round shows its effect."""
+        self.hold()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def hold(self) -> None:
+        """A click's action starts: pokes wait (the lab's watcher pokes on every call it makes)."""
+        with self._lock:
+            self._holds += 1
+
+    def release(self) -> None:
+        """The action is done: one round now, unless a newer click still holds (its end refreshes)."""
+        with self._lock:
+            last = self._holds == 1
+        try:
+            if last:
+                self.refresh_now()  # still held: the loop does not start a round of its own meanwhile
+        finally:
+            with self._lock:
+                self._holds -= 1
+
+    def refresh_now(self, *, light: bool = False) -> int:
+        """Refresh every panel once (``light``: only the light ones), in this thread.
+
+        Returns the highest busy level the panels reported; the live loop goes on from it (its
+        next round after the interval).
+        """
         with self._round_lock:
             if self._stop.is_set():  # closed: nothing left to draw on
                 return IDLE
             current = self.new_round()
-            panels = [p for p in self.panels if p.counts_down or not only_countdowns]
-            if not only_countdowns:
+            if not light:
+                self._due = False
+                self._full_at = time.monotonic()
                 current.prefetch()
-            level = max((panel.refresh(current) for panel in panels), default=IDLE)
-            self.rounds += 1
-            return level
+            for number, panel in enumerate(self.panels):
+                if panel.light or not light:
+                    self._levels[number] = panel.refresh(current)
+            self.rounds += not light
+            self.light_rounds += light
+            level = self._level = max(self._levels.values(), default=IDLE)
+        if level > IDLE:
+            self._run_loop()
+        return level
 
     def stop(self) -> None:
         """Stop the loop for good (the panels are closed)."""
@@ -213,20 +333,29 @@ class Refresher:
             self._wake.set()
             self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def _run_loop(self) -> None:
+        """Make sure the loop runs and looks at `_due` and `_level` again."""
+        if not self.live:
+            return
+        with self._lock:
+            if self._stop.is_set():
+                return
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="tourlab-panels", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
     def _loop(self) -> None:
-        level = ACTIVE
-        ticks = 0
         while not self._stop.is_set():
-            timeout = {ACTIVE: FAST_INTERVAL, TIMERS: TIMER_INTERVAL}.get(level)
-            poked = self._wake.wait(timeout)  # None: sleep until poked
+            timeout = {ACTIVE: FAST_INTERVAL, SPANS: FAST_INTERVAL, TIMERS: TIMER_INTERVAL}.get(self._level)
+            woken = self._wake.wait(timeout)  # None: sleep until woken
             self._wake.clear()
             if self._stop.is_set():
                 return
-            ticks += 1
-            if level == TIMERS and not poked and ticks % FULL_ROUND_EVERY:
-                level = max(self.refresh_now(only_countdowns=True), TIMERS)
-            else:
-                level = self.refresh_now()
+            if self._holds or (woken and not self._due):  # a click refreshes for itself; or just re-timed
+                continue
+            due = self._due or time.monotonic() - self._full_at >= FULL_ROUND_SECONDS
+            self.refresh_now(light=self._level < ACTIVE and not due)
 
 
 class PanelBase(widgets.VBox):
@@ -234,11 +363,11 @@ class PanelBase(widgets.VBox):
 
     title = "Panel"
     description = ""
-    #: Refreshed every second while a timer counts down (the others every FULL_ROUND_EVERY seconds).
-    counts_down = False
+    #: Light panels are refreshed by light rounds too: they change by themselves and read little
+    #: (a countdown; a trace whose spans are still arriving). The others: full rounds only.
+    light = False
 
     def __init__(self, lab: Lab, view: LabView | None = None, *, live: bool = True, **kwargs: Any) -> None:
-        self.lab = lab
         self.view = view or LabView(lab, live=live)
         self._owns_view = view is None
         self._refresh_lock = threading.Lock()
@@ -258,9 +387,17 @@ class PanelBase(widgets.VBox):
     def __repr__(self) -> str:
         return f"{type(self).__name__}: {self.description or self.title}"
 
+    @property
+    def lab(self) -> Lab:
+        """The lab shown (the view's: it follows this kernel's running lab)."""
+        return self.view.lab
+
     def refresh(self, current: Round | None = None) -> int:
         """Re-read what this panel shows from Restate; errors stay inside the panel."""
         with self._refresh_lock:
+            if self.view.lab_stopped:
+                self.show_error(STOPPED)
+                return IDLE
             try:
                 level = self._render(current or self.view.refresher.new_round())
             except Exception as error:  # noqa: BLE001 - a panel never throws into the notebook
@@ -292,6 +429,18 @@ class PanelBase(widgets.VBox):
         if self._owns_view:
             self.view.refresher.stop()
         super().close()
+
+
+def is_check(invocation: Invocation) -> bool:
+    """Whether a course check made this invocation (its object key starts with ``check-``)."""
+    found = object_of(invocation.target)
+    return found is not None and found[1].startswith(CHECK_KEY_PREFIX)
+
+
+def object_of(target: str) -> tuple[str, str] | None:
+    """``("CartObject", "Mary")`` for ``CartObject/Mary/addTicket``; None for a plain service's target."""
+    parts = target.split("/")
+    return (parts[0], parts[1]) if len(parts) == 3 else None
 
 
 def error_text(error: BaseException) -> str:

@@ -9,6 +9,7 @@ import ipywidgets as widgets
 
 from tourlab import Lab
 from tourlab.panels._base import LabView
+from tourlab.panels.deployments import DeploymentsPanel
 from tourlab.panels.events import EventsPanel
 from tourlab.panels.faults import FaultsPanel
 from tourlab.panels.invocations import InvocationsPanel
@@ -22,14 +23,14 @@ from tourlab.panels.trace import TracePanel
 
 class Dashboard(widgets.VBox):
     """One screen: the invoke bar; journal or trace (tabs) beside state and timers; the invocations;
-    outside events and fault injection (tabs).
+    outside events, fault injection and deployments (tabs).
 
     ``live=False`` turns the background refresh off (panels then refresh after each click
-    and on ``refresh()``).
+    and on ``refresh()``). When its lab stops and another one runs in the kernel (a second
+    ``open_section``), the dashboard shows that one.
     """
 
     def __init__(self, lab: Lab, *, live: bool = True, **kwargs: Any) -> None:
-        self.lab = lab
         self.view = LabView(lab, live=live)
         self.invoke = InvokeBar(lab, self.view)
         self.journal = JournalPanel(lab, self.view)
@@ -39,8 +40,14 @@ class Dashboard(widgets.VBox):
         self.trace = TracePanel(lab, self.view)
         self.events = EventsPanel(lab, self.view)
         self.faults = FaultsPanel(lab, self.view)
+        self.deployments = DeploymentsPanel(lab, self.view)
         self.left = _tabs({"Journal": self.journal, "Trace": self.trace}, width="58%")
-        self.bottom = _tabs({"Outside events": self.events, "Fault injection": self.faults}, width="100%")
+        self.bottom = _tabs(
+            {"Outside events": self.events, "Fault injection": self.faults, "Deployments": self.deployments},
+            width="100%",
+        )
+        self.deployments.shown = False  # read only while its tab is open
+        self.bottom.observe(self._tab_chosen, "selected_index")
         right = widgets.VBox([self.state, self.timers], layout={"width": "42%", "min_width": "0"})
         super().__init__(
             [
@@ -55,9 +62,13 @@ class Dashboard(widgets.VBox):
         if lab.last_invocation_id:
             self.view.invocation_id = lab.last_invocation_id
         # The notebook's own lab.call(...) and friends refresh the panels too.
-        self._unwatch = lab.watch(self.view.refresher.poke)
+        self.view.watch(self.view.refresher.poke)
         self.refresh()
-        self.view.refresher.poke()
+
+    @property
+    def lab(self) -> Lab:
+        """The lab shown: the one given, or the one this kernel runs after it stopped."""
+        return self.view.lab
 
     @property
     def panels(self) -> list[Any]:
@@ -70,6 +81,7 @@ class Dashboard(widgets.VBox):
             self.trace,
             self.events,
             self.faults,
+            self.deployments,
         ]
 
     def refresh(self) -> None:
@@ -79,16 +91,21 @@ class Dashboard(widgets.VBox):
     def select(self, invocation_id: str | None) -> None:
         """Show this invocation in the journal, invocations and trace panels."""
         self.view.select(invocation_id)
-        self.refresh()
+
+    def _tab_chosen(self, change: dict[str, Any]) -> None:
+        self.deployments.shown = self.bottom.children[change["new"] or 0] is self.deployments
+        if self.deployments.shown:
+            self.deployments.refresh()
 
     def close(self) -> None:
-        self._unwatch()
+        self.view.unwatch()
         self.view.refresher.stop()
         for panel in self.panels:
             panel.close()
         super().close()
 
     def __repr__(self) -> str:
+        # Fixed text (stored in the notebooks' outputs): the Deployments tab is not named, to keep it.
         return "Lab panels: invoke bar, journal, trace, state, timers, invocations, outside events, fault injection"
 
     def _links(self) -> str:

@@ -68,19 +68,19 @@ class FaultsPanel(PanelBase):
             button.disabled = True
         failure: Exception | None = None
         try:
-            {
-                "stop endpoint": self.lab.stop_endpoint,
-                "start endpoint": self.lab.start_endpoint,
-                "restart server": self.lab.restart_server,
-            }[fault]()
-            self.note.value = esc(NOTES[fault])
-        except Exception as error:  # noqa: BLE001 - shown in the panel
-            failure = error
-            self.note.value = ""
+            with self.view.refresher.click():  # one round once the fault is in place
+                try:
+                    {
+                        "stop endpoint": self.lab.stop_endpoint,
+                        "start endpoint": self.lab.start_endpoint,
+                        "restart server": self.lab.restart_server,
+                    }[fault]()
+                    self.note.value = esc(NOTES[fault])
+                except Exception as error:  # noqa: BLE001 - shown in the panel after the round
+                    failure = error
+                    self.note.value = ""
         finally:
             for button in self.buttons.values():
                 button.disabled = False
-        self.view.refresher.refresh_now()
         if failure is not None:
             self.show_error(failure)
-        self.view.refresher.poke()

@@ -1,4 +1,8 @@
-"""Recent invocations with their status, retries and last failure, and what to do about them."""
+"""Recent invocations with their status, retries and last failure, and what to do about them.
+
+The course's checks make invocations of their own (object keys ``check-…``); they are hidden
+unless the learner ticks the box.
+"""
 
 from __future__ import annotations
 
@@ -31,18 +35,32 @@ class InvocationsPanel(PanelBase):
         super().__init__(lab, view, **kwargs)
         self.limit = limit
         self.table = widgets.HTML("")
-        self.picker = widgets.Dropdown(options=[], description="selected", layout={"width": "560px"})
-        self.actions = {name: widgets.Button(description=name) for name in ("resume", "cancel", "kill")}
+        self.picker = widgets.Dropdown(
+            options=[], description="selected", layout={"flex": "0 1 560px", "min_width": "260px"}
+        )
+        self.actions = {
+            name: widgets.Button(description=name, layout={"width": "90px", "flex": "0 0 auto"})
+            for name in ("resume", "cancel", "kill")
+        }
         for name, button in self.actions.items():
             button.on_click(self.guarded(lambda _b, action=name: self.act(action)))
+        self.show_checks = widgets.Checkbox(
+            value=self.view.show_checks, description="show the checks' own (check-…)", indent=False,
+            layout={"width": "auto"},
+        )  # fmt: skip
+        self.show_checks.observe(self._toggle_checks, "value")
         self.message = widgets.HTML("")
         self.invocations: list[Invocation] = []
-        #: The most retries seen per invocation: Restate resets the count once an invocation completes.
-        self.most_retries: dict[str, int] = {}
+        #: The most attempts seen per invocation: Restate resets its count once an invocation completes.
+        self.most_attempts: dict[str, int] = {}
         self._syncing = False
         self.picker.observe(self._picked, "value")
         self.view.observe(self.guarded(lambda _change: self._sync_picker()), "invocation_id")
-        self._compose(self.table, widgets.HBox([self.picker, *self.actions.values()]), self.message)
+        self._compose(
+            self.table,
+            widgets.HBox([self.picker, *self.actions.values(), self.show_checks], layout={"flex_flow": "row wrap"}),
+            self.message,
+        )
 
     def _render(self, current: Round) -> int:
         listed = current.recent()[: self.limit]
@@ -53,12 +71,12 @@ class InvocationsPanel(PanelBase):
                 listed.append(extra)
         self.invocations = listed
         for inv in listed:
-            self.most_retries[inv.id] = max(self.most_retries.get(inv.id, 0), inv.retry_count)
+            self.most_attempts[inv.id] = max(self.most_attempts.get(inv.id, 0), inv.retry_count)
         rows = [
             [
                 f"<code>{esc(inv.target)}</code>",
                 _status_cell(inv),
-                str(self.most_retries[inv.id]),
+                str(self.retries(inv.id)),
                 esc(current.waiting_for(inv) or ""),
                 _failure_cell(inv.last_failure),
                 f"<code>{esc(inv.id)}</code>",
@@ -76,6 +94,14 @@ class InvocationsPanel(PanelBase):
         if any(inv.active for inv in listed):
             return ACTIVE
         return TIMERS if any(inv.status == "scheduled" for inv in listed) else IDLE
+
+    def retries(self, invocation_id: str) -> int:
+        """Retries seen: Restate's ``retry_count`` counts attempts, so a first attempt still waiting shows 0."""
+        return max(self.most_attempts.get(invocation_id, 0) - 1, 0)
+
+    def _toggle_checks(self, change: dict[str, Any]) -> None:
+        self.view.show_checks = bool(change["new"])
+        self.view.refresher.refresh_now()
 
     def status_of(self, invocation_id: str) -> Invocation | None:
         """The row shown for an invocation (after the last refresh)."""
@@ -107,7 +133,11 @@ class InvocationsPanel(PanelBase):
         chosen = invocation_id or self.view.invocation_id
         if chosen is None:
             raise LabError("Select an invocation first.")
-        {"resume": self.lab.resume, "cancel": self.lab.cancel, "kill": self.lab.kill}[action](chosen)
+        with self.view.refresher.click():
+            {"resume": self.lab.resume, "cancel": self.lab.cancel, "kill": self.lab.kill}[action](chosen)
+            self._note(action, chosen)
+
+    def _note(self, action: str, chosen: str) -> None:
         notes = {
             "resume": "retrying now; it completes if the handler works again",
             "cancel": "cancelled: it stops at its next step, where its compensating code can run",
@@ -118,8 +148,6 @@ class InvocationsPanel(PanelBase):
         if action == "cancel" and listed is not None and listed.status == "backing-off":
             note += " (it is backing off: the cancel lands at its next attempt; resume applies it now)"
         self.message.value = f"{action}: <code>{esc(chosen)}</code> &middot; {note}"
-        self.view.refresher.refresh_now()
-        self.view.refresher.poke()
 
 
 def _status_cell(inv: Invocation) -> str:

@@ -1,4 +1,4 @@
-"""K/V state: the current user's cart and the status of every ticket involved."""
+"""K/V state: the selected invocation's object, the current user's cart and every ticket involved."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Lab
-from tourlab.panels._base import IDLE, LabView, PanelBase, Round, set_if_changed
+from tourlab.panels._base import IDLE, LabView, PanelBase, Round, object_of, set_if_changed
 
 
 class StatePanel(PanelBase):
-    """``CartObject/<user>`` and ``TicketObject/<seat>`` state as Restate stores it (JSON)."""
+    """``CartObject/<user>`` and ``TicketObject/<seat>`` state as Restate stores it (JSON).
+
+    When the selected invocation runs on another object or workflow key (``CheckoutWorkflow/order-1``,
+    another user's cart), that key's state comes first.
+    """
 
     title = "State"
     description = "cart of the current user and status of the tickets involved"
@@ -28,23 +32,43 @@ class StatePanel(PanelBase):
 
     def _render(self, current: Round) -> int:
         user = self.view.user
-        cart = current.cart()
         known = current.tickets()
-        in_cart = [seat for seat in cart.get("tickets") or [] if isinstance(seat, str)]
-        seats = list(dict.fromkeys([*in_cart, *self.view.seats]))
-        data = {f"CartObject/{user}": cart} if user else {}
-        data.update({f"TicketObject/{seat}": known.get(seat, {}) for seat in seats})
+        objects: list[tuple[str, str]] = []
+        selected = current.invocation(self.view.invocation_id) if self.view.invocation_id else None
+        if selected is not None and (found := object_of(selected.target)) is not None:
+            objects.append(found)
+        if user and ("CartObject", user) not in objects:
+            objects.append(("CartObject", user))
+        data: dict[str, dict[str, Any]] = {}
+        for service, key in objects:
+            if service == "TicketObject":
+                data[f"TicketObject/{key}"] = known.get(key, {})
+                continue
+            state = current.cart() if (service, key) == ("CartObject", user) else current.object_state(service, key)
+            data[f"{service}/{key}"] = state
+        in_carts = [seat for key, state in data.items() if key.startswith("CartObject/") for seat in _seats_of(state)]
+        for seat in dict.fromkeys([*in_carts, *self.view.seats]):
+            data.setdefault(f"TicketObject/{seat}", known.get(seat, {}))
         self.data = data
-        cart_key = f"CartObject/{user}"
-        cart_html = _block(cart_key, cart, "no state yet: an empty cart") if user else "<i>No user.</i>"
-        set_if_changed(self.cart, cart_html)
+        objects_html = "".join(
+            _block(key, value, _empty(key)) for key, value in data.items() if not key.startswith("TicketObject/")
+        )
+        set_if_changed(self.cart, objects_html or "<i>No user.</i>")
         ticket_html = "".join(
-            _block(key, value, "no state: the seat is AVAILABLE")
-            for key, value in data.items()
-            if key.startswith("TicketObject/")
+            _block(key, value, _empty(key)) for key, value in data.items() if key.startswith("TicketObject/")
         )
         set_if_changed(self.tickets, ticket_html or "<i>No tickets involved yet.</i>")
         return IDLE
+
+
+def _seats_of(cart: dict[str, Any]) -> list[str]:
+    return [seat for seat in cart.get("tickets") or [] if isinstance(seat, str)]
+
+
+def _empty(key: str) -> str:
+    if key.startswith("TicketObject/"):
+        return "no state: the seat is AVAILABLE"
+    return "no state yet: an empty cart" if key.startswith("CartObject/") else "no state yet"
 
 
 def _block(key: str, state: dict[str, Any], empty: str) -> str:

@@ -16,7 +16,7 @@ class TimersPanel(PanelBase):
 
     title = "Timers"
     description = "scheduled calls and sleeps with a countdown"
-    counts_down = True
+    light = True
 
     def __init__(self, lab: Lab, view: LabView | None = None, **kwargs: Any) -> None:
         super().__init__(lab, view, **kwargs)
@@ -31,7 +31,7 @@ class TimersPanel(PanelBase):
             [
                 _countdown_cell(timer, now),
                 f"<span style='white-space:nowrap'>{esc(timer.kind)}</span>",
-                f"<code title='set by {esc(timer.set_by)}'>{esc(timer.call_text)}</code>",
+                _call_cell(timer),
             ]
             for timer in self.timers
         ]
@@ -47,6 +47,11 @@ class TimersPanel(PanelBase):
         """Re-read the timers now and return them."""
         self.refresh()
         return self.timers
+
+
+def _call_cell(timer: Timer) -> str:
+    """The call; it may wrap anywhere, so a narrow panel shows it whole on two lines rather than cut."""
+    return f"<code title='set by {esc(timer.set_by)}' style='overflow-wrap:anywhere'>{esc(timer.call_text)}</code>"
 
 
 def _countdown_cell(timer: Timer, now: float) -> str:

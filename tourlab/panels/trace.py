@@ -11,7 +11,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Invocation, Lab, Trace
-from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round, esc, set_if_changed
+from tourlab.panels._base import ACTIVE, IDLE, SPANS, LabView, PanelBase, Round, esc, set_if_changed
 from tourlab.panels.links import jaeger_trace_url
 
 #: Keep looking for late spans this long after an invocation completed (they come ~0.2 s later).
@@ -23,6 +23,7 @@ class TracePanel(PanelBase):
 
     title = "Trace"
     description = "waterfall of the selected invocation's trace"
+    light = True  # late spans are drawn by light rounds: one read of Restate, not a full round
 
     def __init__(self, lab: Lab, view: LabView | None = None, **kwargs: Any) -> None:
         super().__init__(lab, view, **kwargs)
@@ -53,7 +54,7 @@ class TracePanel(PanelBase):
             )
         # Drawing and encoding a trace costs more than reading it: only when something changed.
         self._show((trace.trace_id, len(trace.spans), note), lambda: (trace.html() + note, _links(trace)))
-        return ACTIVE if self._waiting_for_spans(invocation_id, invocation, trace) else IDLE
+        return self._busy(invocation_id, invocation, trace)
 
     def _show(self, key: tuple[object, ...], draw: Callable[[], tuple[str, str]]) -> None:
         if key != self._shown:
@@ -62,15 +63,16 @@ class TracePanel(PanelBase):
             set_if_changed(self.waterfall, waterfall)
             set_if_changed(self.links, links)
 
-    def _waiting_for_spans(self, invocation_id: str, invocation: Invocation | None, trace: Trace) -> bool:
+    def _busy(self, invocation_id: str, invocation: Invocation | None, trace: Trace) -> int:
+        """ACTIVE while attempts keep coming; SPANS while a finished invocation's last spans are on their way."""
         if invocation is None or invocation.status in {"scheduled", "paused", "suspended"}:
-            return False
+            return IDLE
         if invocation.status != "completed":
-            return True  # attempts keep coming while it runs or backs off
+            return ACTIVE
         if any(span.phase == "invocation-end" and span.invocation_id == invocation_id for span in trace):
-            return False
+            return IDLE
         first_seen = self._complete_since.setdefault(invocation_id, time.monotonic())
-        return time.monotonic() - first_seen < LATE_SPANS_SECONDS
+        return SPANS if time.monotonic() - first_seen < LATE_SPANS_SECONDS else IDLE
 
 
 def _links(trace: Trace) -> str:
