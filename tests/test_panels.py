@@ -33,7 +33,7 @@ from tourlab.panels import (
     jaeger_trace_url,
 )
 from tourlab.panels import _base as panels_base
-from tourlab.panels._base import countdown
+from tourlab.panels._format import countdown
 from tourlab.panels.events import REJECT_PAYMENT_HANDLER
 
 #: What a dropped invocation (no row any more) counts as.

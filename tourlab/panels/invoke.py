@@ -20,7 +20,8 @@ import ipywidgets as widgets
 
 from tourlab import Followed, Invocation, InvocationError, InvocationTimeoutError, Lab, LabError, Stuck
 from tourlab._client import NO_ARG
-from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round, set_if_changed
+from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round
+from tourlab.panels._format import set_if_changed
 
 #: How long the bar follows one invocation before handing over to the Invocations panel.
 FOLLOW_SECONDS = 120.0

@@ -7,7 +7,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Invocation, JournalEntry, Lab
-from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round, esc, set_if_changed, table
+from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round
+from tourlab.panels._format import esc, set_if_changed, table
 
 
 class JournalPanel(PanelBase):

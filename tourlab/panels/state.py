@@ -9,7 +9,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Lab
-from tourlab.panels._base import IDLE, LabView, PanelBase, Round, object_of, set_if_changed
+from tourlab.panels._base import IDLE, LabView, PanelBase, Round, object_of
+from tourlab.panels._format import set_if_changed
 
 
 class StatePanel(PanelBase):
