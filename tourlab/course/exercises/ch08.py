@@ -326,10 +326,16 @@ async def run(ctx: WorkflowContext, order: Order) -> bool:
     )
 
     payment = ctx.promise("payment", type_hint=PaymentConfirmation)
-    # TODO: do not wait for ever. Race the payment against a durable timer of payment_timeout()
-    #   (restate.select with ctx.sleep). If the timer wins: send TicketObject/unreserve for every
-    #   seat, e-mail email_client.notify_user_of_payment_failure, set "status" to
-    #   "payment timed out" and return False.
+    # TODO: run waits for the payment for ever. Make it stop waiting after payment_timeout(),
+    #   also when the endpoint crashes or restarts in between, and make it answer a rejection
+    #   (rejectPayment rejects the promise "payment" with code 402 and a reason).
+    #   - A timeout or a rejection ends the order unpaid: every seat released
+    #     (TicketObject/unreserve), nothing sold, one failure e-mail
+    #     (email_client.notify_user_of_payment_failure), "status" set to "payment timed out"
+    #     or "payment rejected: <reason>", and run returns False.
+    #   - A cancel of this checkout (409 'cancelled') releases the seats too and sets "status"
+    #     to "cancelled", but it must still end run as cancelled, so the caller learns of it.
+    #   - A payment confirmed in time goes on as below.
     await payment.value()
     for ticket_id in order["tickets"]:
         ctx.object_send(mark_as_sold, key=ticket_id, arg=None)

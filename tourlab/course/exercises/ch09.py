@@ -226,11 +226,11 @@ from .ticket_object import mark_as_sold, reserve, unreserve
 
 @booking_service.handler()
 async def book(ctx: Context, order: Order) -> bool:
-    # TODO: make this a saga. Right after a step succeeds (or, for the charge, right before it),
-    #   remember how to undo it: TicketObject/unreserve for a reserved seat, a journaled
-    #   payment_client.refund(payment_key) for the charge. When a step fails for good
-    #   (TerminalError; a cancel arrives as one too), undo what was done, newest first,
-    #   then raise the error again.
+    # TODO: make this booking leave nothing behind when a step fails for good (a TerminalError;
+    #   a cancel arrives as one too): every seat it reserved is free again, and a charge that may
+    #   have gone through (even if its step failed) is refunded, as a journaled step, with the
+    #   key it was charged with (payment_client.refund). Undo newest first, never release a
+    #   seat this booking did not reserve, and let the booking still fail with the original error.
     for seat in order["tickets"]:
         if not await ctx.object_call(reserve, key=seat, arg=None):
             raise TerminalError(f"seat {seat} is taken", status_code=409)

@@ -108,10 +108,11 @@ GROUP_BOOKING = Exercise(
     skeleton="""\
 @cart.handler("addTickets")
 async def add_tickets(ctx: ObjectContext, ticket_ids: list[str]) -> bool:
-    # TODO: start one TicketObject/reserve call per seat without awaiting it, then wait for all
-    #   of them together (restate.gather). If every seat was reserved, keep them all in the cart
-    #   (keep_in_cart) and return True. Otherwise release the seats you did get
-    #   (TicketObject/unreserve), keep nothing and return False.
+    # TODO: reserve all of ticket_ids for this cart, or none of them. No reservation may wait
+    #   for the answer of another: a group of ten seats costs about one round trip, not ten.
+    #   All reserved: keep them in the cart (keep_in_cart, which also schedules their expiry)
+    #   and return True. Any seat taken: the seats this call did reserve are free again (a seat
+    #   another cart holds stays untouched), the cart keeps nothing new, and it returns False.
     return False
 """,
     hints=(
