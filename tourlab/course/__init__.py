@@ -6,6 +6,7 @@ exercise checks and progress.
 >>> lab = section.lab
 """
 
+from tourlab.course.clicks import Click, wait_for_click
 from tourlab.course.exercises import EXERCISES, CheckResult, Exercise, find_exercise, run_check
 from tourlab.course.progress import Progress, course_overview
 from tourlab.course.section import Section, open_section
@@ -17,6 +18,7 @@ __all__ = [
     "EXERCISES",
     "SECTIONS",
     "CheckResult",
+    "Click",
     "Exercise",
     "Progress",
     "Section",
@@ -30,5 +32,6 @@ __all__ = [
     "open_section",
     "run_check",
     "seconds_between",
+    "wait_for_click",
     "workspace_root",
 ]
