@@ -14,6 +14,8 @@ _scratch = Path(tempfile.mkdtemp(prefix="tourlab-nbval-"))
 os.environ["TOURLAB_WORKSPACE"] = str(_scratch / "workspace")
 os.environ["TOURLAB_PROGRESS"] = str(_scratch / "progress.json")
 os.environ.pop("TOUR_RESERVATION_SECONDS", None)
+# Nobody clicks in a panel here: cells that wait for a click take their fallback at once.
+os.environ["TOURLAB_NONINTERACTIVE"] = "1"
 
 _SANITIZER = Path(__file__).with_name("sanitize.cfg")
 

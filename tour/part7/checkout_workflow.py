@@ -14,6 +14,9 @@ from tour.part7.ticket_object import mark_as_sold, unreserve
 # until its inactivity timeout (1 minute by default), then suspends it: shorten that here.
 checkout_workflow = restate.Workflow("CheckoutWorkflow", inactivity_timeout=timedelta(seconds=1))
 
+#: The code `rejectPayment` rejects the promise with (HTTP 402 Payment Required), as in tour/part5.
+PAYMENT_REJECTED = 402
+
 
 class Order(TypedDict):
     user_id: str
@@ -58,13 +61,11 @@ async def run(ctx: WorkflowContext, order: Order) -> bool:
         )
     except TerminalError as failure:
         if is_cancel(failure):  # undo, then end as cancelled: the caller must learn of the cancel
-            await release(ctx, seats, user, "cancelled")
+            release(ctx, seats, "cancelled")
             raise
-        await release(ctx, seats, user, f"payment rejected: {failure.message}")
-        return False
+        return await give_up(ctx, seats, user, f"payment rejected: {failure.message}")
     if winner == "timeout":
-        await release(ctx, seats, user, "payment timed out")
-        return False
+        return await give_up(ctx, seats, user, "payment timed out")
 
     for seat in seats:
         ctx.object_send(mark_as_sold, key=seat, arg=None)
@@ -74,12 +75,18 @@ async def run(ctx: WorkflowContext, order: Order) -> bool:
     return True
 
 
-async def release(ctx: WorkflowContext, seats: list[str], user: str, outcome: str) -> None:
-    """The compensation of a failed checkout: free the seats the cart reserved, tell the user, say why."""
+def release(ctx: WorkflowContext, seats: list[str], outcome: str) -> None:
+    """The compensation of a checkout that ends unpaid: free the seats the cart reserved, say why."""
     for seat in reversed(seats):
         ctx.object_send(unreserve, key=seat, arg=None)
-    await ctx.run_typed("email", email_client.notify_user_of_payment_failure, RunOptions(type_hint=bool), user)
     ctx.set("status", outcome)
+
+
+async def give_up(ctx: WorkflowContext, seats: list[str], user: str, outcome: str) -> bool:
+    """The provider said no or never answered: release the seats and tell the user (a cancel is not told)."""
+    release(ctx, seats, outcome)
+    await ctx.run_typed("email", email_client.notify_user_of_payment_failure, RunOptions(type_hint=bool), user)
+    return False
 
 
 @checkout_workflow.handler()
@@ -97,5 +104,5 @@ async def confirm_payment(ctx: WorkflowSharedContext, confirmation: PaymentConfi
 
 @checkout_workflow.handler("rejectPayment")
 async def reject_payment(ctx: WorkflowSharedContext, reason: str) -> None:
-    """Turn the payment down by order id: run gets the reason as a TerminalError and releases the seats."""
-    await ctx.promise("payment", type_hint=PaymentConfirmation).reject(reason)
+    """Turn the payment down by order id: run gets the reason as a TerminalError (402) and releases the seats."""
+    await ctx.promise("payment", type_hint=PaymentConfirmation).reject(reason, PAYMENT_REJECTED)

@@ -6,6 +6,7 @@ exercise checks and progress.
 >>> lab = section.lab
 """
 
+from tourlab.course.clicks import Click, wait_for_click
 from tourlab.course.exercises import EXERCISES, CheckResult, Exercise, find_exercise, run_check
 from tourlab.course.opening import open_section
 from tourlab.course.progress import Progress, course_overview
@@ -18,6 +19,7 @@ __all__ = [
     "EXERCISES",
     "SECTIONS",
     "CheckResult",
+    "Click",
     "Exercise",
     "Progress",
     "Section",
@@ -31,5 +33,6 @@ __all__ = [
     "open_section",
     "run_check",
     "seconds_between",
+    "wait_for_click",
     "workspace_root",
 ]

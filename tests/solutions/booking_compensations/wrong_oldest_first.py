@@ -1,7 +1,7 @@
 # WRONG: runs the compensations oldest first
 # base: tour/part6
 # expect: released the seats in the order
-# hint: reversed(compensations)
+# hint: the last thing done is the first thing undone
 from collections.abc import Awaitable, Callable
 
 

@@ -1,7 +1,7 @@
 # WRONG: refunds by calling the provider directly, outside the journal
 # base: tour/part6
 # expect: The refund happened outside the journal
-# hint: Make it a step
+# hint: make it a journaled step
 from collections.abc import Awaitable, Callable
 
 

@@ -1,7 +1,7 @@
 # WRONG: gives the refund a fresh idempotency key, so the provider finds nothing to refund
 # base: tour/part6
 # expect: the charge was not refunded
-# hint: the key the charge used
+# hint: refund with that same key
 from collections.abc import Awaitable, Callable
 
 

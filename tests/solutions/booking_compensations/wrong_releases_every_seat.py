@@ -1,7 +1,7 @@
 # WRONG: plans to release every seat of the order up front, also one that someone else holds
 # base: tour/part6
 # expect: When a seat was taken, book released it too
-# hint: only after reserve answered True
+# hint: only a reservation that succeeded is this booking's to undo
 from collections.abc import Awaitable, Callable
 
 

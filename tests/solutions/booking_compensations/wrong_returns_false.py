@@ -1,7 +1,7 @@
 # WRONG: undoes everything but then returns False, so the booking looks like a success to Restate
 # base: tour/part6
 # expect: book returned False instead of failing
-# hint: a bare raise
+# hint: must still see it fail
 from collections.abc import Awaitable, Callable
 
 

@@ -1,6 +1,6 @@
 # WRONG: makes the call but never awaits it, and returns True whatever handle answers
 # expect: does not wait for the answer of CheckoutService/handle
-# hint: return await ctx.service_call(handle, arg=order)
+# hint: until it waits, it has no answer to return
 from .checkout_service import Order, handle
 
 

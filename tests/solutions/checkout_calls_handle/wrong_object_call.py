@@ -1,6 +1,6 @@
 # WRONG: calls the keyless CheckoutService with ctx.object_call and a key
 # expect: a key was provided, but the callee 'CheckoutService' is a Service
-# hint: use ctx.service_call, not ctx.object_call
+# hint: a plain service: it has no key
 from .checkout_service import Order, handle
 
 

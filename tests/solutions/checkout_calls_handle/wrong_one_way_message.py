@@ -1,6 +1,6 @@
 # WRONG: sends handle a one-way message, so checkout never learns whether the payment worked
 # expect: one-way message
-# hint: ctx.service_call
+# hint: a call that waits for handle's reply
 from .checkout_service import Order, handle
 
 

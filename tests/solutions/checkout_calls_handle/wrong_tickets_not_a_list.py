@@ -1,6 +1,6 @@
 # WRONG: tickets is the string "seat2B", not a list holding it
 # expect: The order's tickets are 'seat2B'
-# hint: "tickets": ["seat2B"]
+# hint: a list that holds the one seat seat2B
 from .checkout_service import Order, handle
 
 

@@ -1,6 +1,6 @@
 # WRONG: the order is always for Mary, whichever cart checks out
 # expect: The order's user_id is 'Mary', but the cart that checked out has the key 'check-cart-
-# hint: ctx.key()
+# hint: the key the handler runs for is the user
 from .checkout_service import Order, handle
 
 

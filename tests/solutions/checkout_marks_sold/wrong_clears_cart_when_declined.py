@@ -1,6 +1,6 @@
 # WRONG: empties the cart even when the payment was declined, so the user cannot pay again
 # expect: After a declined payment the cart holds None instead of [seat-d, seat-e]
-# hint: inside if paid:
+# hint: the cart empties only once it is paid
 @cart.handler()
 async def checkout(ctx: ObjectContext) -> bool:
     tickets = await ctx.get("tickets", type_hint=list[str]) or []

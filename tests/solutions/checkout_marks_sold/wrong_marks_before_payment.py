@@ -1,6 +1,6 @@
 # WRONG: sends markAsSold before the payment, whatever its outcome
 # expect: checkout sends TicketObject/markAsSold before CheckoutService/handle has answered
-# hint: inside if paid:
+# hint: the messages come after handle's answer
 @cart.handler()
 async def checkout(ctx: ObjectContext) -> bool:
     tickets = await ctx.get("tickets", type_hint=list[str]) or []

@@ -1,6 +1,6 @@
 # WRONG: marks only the first ticket of the cart as sold
 # expect: sent markAsSold only to [seat-a]; [seat-b, seat-c] were paid for but not marked as sold
-# hint: for ticket_id in tickets
+# hint: one message per ticket
 @cart.handler()
 async def checkout(ctx: ObjectContext) -> bool:
     tickets = await ctx.get("tickets", type_hint=list[str]) or []

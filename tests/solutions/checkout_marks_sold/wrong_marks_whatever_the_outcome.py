@@ -1,6 +1,6 @@
 # WRONG: waits for the payment, but marks the tickets as sold even when it was declined
 # expect: The payment was declined, yet checkout sent TicketObject/markAsSold
-# hint: only inside if paid:
+# hint: tell the tickets only when the payment went through
 @cart.handler()
 async def checkout(ctx: ObjectContext) -> bool:
     tickets = await ctx.get("tickets", type_hint=list[str]) or []

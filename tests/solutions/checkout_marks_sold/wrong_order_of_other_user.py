@@ -1,6 +1,6 @@
 # WRONG: marks the tickets as sold but sends handle an order with a made-up user and no tickets
 # expect: sent handle the order {'user_id': 'Mary', 'tickets': []}
-# hint: "tickets": tickets
+# hint: holds exactly the tickets the cart holds
 @cart.handler()
 async def checkout(ctx: ObjectContext) -> bool:
     tickets = await ctx.get("tickets", type_hint=list[str]) or []

@@ -1,6 +1,6 @@
 # WRONG: journals the discount draw in a run step but keeps uuid4() for the payment key
 # expect: was never charged
-# hint: str(ctx.uuid())
+# hint: The key was made again when Restate replayed handle
 def lucky_draw() -> bool:
     return random.random() < DISCOUNT_CHANCE
 

@@ -1,6 +1,6 @@
 # WRONG: e-mails correctly but tells the cart the payment always went through
 # expect: After a declined payment handle returned True
-# hint: return paid
+# hint: the e-mail reports it, it does not change it
 from restate import Context, RunOptions
 
 from tour.auxiliary import email_client, payment_client

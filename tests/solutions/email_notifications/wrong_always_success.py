@@ -1,6 +1,6 @@
 # WRONG: always announces success, even when the payment was declined
 # expect: the user received ['payment succeeded']; expected one 'payment failed' e-mail
-# hint: if paid: ... else: ...
+# hint: depends on the payment's outcome
 from restate import Context, RunOptions
 
 from tour.auxiliary import email_client, payment_client

@@ -1,6 +1,6 @@
 # WRONG: sends the e-mails directly, outside a journaled step (a retry would send them again)
 # expect: not as a journaled step
-# hint: ctx.run_typed
+# hint: must be a journaled step of its own
 from restate import Context, RunOptions
 
 from tour.auxiliary import email_client, payment_client

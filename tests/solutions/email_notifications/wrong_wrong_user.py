@@ -1,6 +1,6 @@
 # WRONG: e-mails a hard-coded user instead of the order's user
 # expect: the e-mail went to 'Mary' instead of order['user_id'] ('check-user-
-# hint: order["user_id"]
+# hint: the order says who that is
 from restate import Context, RunOptions
 
 from tour.auxiliary import email_client, payment_client

@@ -1,6 +1,6 @@
 # WRONG: clears the whole cart instead of removing the one ticket that expired
 # expect: emptied the whole cart; [seat-a, seat-c] were not expired and must stay
-# hint: tickets.remove(ticket_id)
+# hint: Only the ticket that expired leaves the cart
 @cart.handler("expireTicket")
 async def expire_ticket(ctx: ObjectContext, ticket_id: str) -> None:
     tickets = await ctx.get("tickets", type_hint=list[str]) or []

@@ -1,6 +1,6 @@
 # WRONG: removes the ticket from its local copy of the list but never stores the list again
 # expect: After expireTicket the ticket is still in the cart
-# hint: store it again with ctx.set('tickets', ...)
+# hint: changes only when the handler stores the list again
 @cart.handler("expireTicket")
 async def expire_ticket(ctx: ObjectContext, ticket_id: str) -> None:
     tickets = await ctx.get("tickets", type_hint=list[str]) or []

@@ -1,6 +1,6 @@
 # WRONG: takes the ticket out of the cart but never tells the TicketObject
 # expect: never sent TicketObject/unreserve
-# hint: ctx.object_send(unreserve, key=ticket_id, arg=None)
+# hint: the seat itself must be released too
 @cart.handler("expireTicket")
 async def expire_ticket(ctx: ObjectContext, ticket_id: str) -> None:
     tickets = await ctx.get("tickets", type_hint=list[str]) or []

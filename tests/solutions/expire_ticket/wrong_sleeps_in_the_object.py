@@ -1,6 +1,6 @@
 # WRONG: sleeps inside the object to wait for the expiry (the tour warns this locks the cart)
 # expect: is sleeping (ctx.sleep until
-# hint: send_delay
+# hint: let a delayed message do the waiting
 from datetime import timedelta
 
 

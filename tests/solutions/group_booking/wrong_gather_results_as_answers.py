@@ -1,7 +1,7 @@
 # WRONG: takes what gather returns (the futures) for the answers; a future is always true
 # base: tour/part7
 # expect: yet addTickets returned True
-# hint: restate.gather returns the futures, not their results
+# hint: look at what each reservation answered
 @cart.handler("addTickets")
 async def add_tickets(ctx: ObjectContext, ticket_ids: list[str]) -> bool:
     answers = await restate.gather(*[ctx.object_call(reserve, key=t, arg=None) for t in ticket_ids])

@@ -1,7 +1,7 @@
 # WRONG: awaits each reservation before starting the next one
 # base: tour/part7
 # expect: addTickets reserved the seats one after the other
-# hint: restate.gather
+# hint: no reservation needs to wait for another
 @cart.handler("addTickets")
 async def add_tickets(ctx: ObjectContext, ticket_ids: list[str]) -> bool:
     reserved = []

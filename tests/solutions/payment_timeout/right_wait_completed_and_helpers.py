@@ -1,4 +1,4 @@
-# RIGHT: restate.wait_completed instead of select, and one helper per outcome
+# RIGHT: restate.wait_completed instead of select, one helper per outcome, and a cancel told by its message
 # base: tour/part5
 async def sell(ctx: WorkflowContext, order: Order) -> bool:
     for ticket_id in order["tickets"]:
@@ -10,13 +10,17 @@ async def sell(ctx: WorkflowContext, order: Order) -> bool:
     return True
 
 
-async def give_up(ctx: WorkflowContext, order: Order) -> bool:
+def release(ctx: WorkflowContext, order: Order) -> None:
     for ticket_id in order["tickets"]:
         ctx.object_send(unreserve, key=ticket_id, arg=None)
+
+
+async def give_up(ctx: WorkflowContext, order: Order, why: str) -> bool:
+    release(ctx, order)
     await ctx.run_typed(
         "email", email_client.notify_user_of_payment_failure, RunOptions(type_hint=bool), order["user_id"]
     )
-    ctx.set("status", "payment timed out")
+    ctx.set("status", why)
     return False
 
 
@@ -34,7 +38,15 @@ async def run(ctx: WorkflowContext, order: Order) -> bool:
     )
     paid = ctx.promise("payment", type_hint=PaymentConfirmation).value()
     deadline = ctx.sleep(payment_timeout())
-    done, _pending = await restate.wait_completed(paid, deadline)
-    if paid in done:
-        return await sell(ctx, order)
-    return await give_up(ctx, order)
+    try:
+        done, _pending = await restate.wait_completed(paid, deadline)
+        if paid not in done:
+            return await give_up(ctx, order, "payment timed out")
+        await paid
+    except TerminalError as error:
+        if error.status_code == 409 and error.message == "cancelled":
+            release(ctx, order)
+            ctx.set("status", "cancelled")
+            raise
+        return await give_up(ctx, order, f"payment rejected: {error.message}")
+    return await sell(ctx, order)

@@ -1,7 +1,7 @@
 # WRONG: a fixed ten-minute timer instead of payment_timeout(), so it cannot be configured
 # base: tour/part5
 # expect: not after payment_timeout() (1 s in this check)
-# hint: ctx.sleep(payment_timeout())
+# hint: take the duration from there
 from datetime import timedelta
 
 

@@ -1,7 +1,7 @@
 # WRONG: on a timeout it e-mails and returns False but never releases the seats
 # base: tour/part5
-# expect: After the payment timed out run did not release
-# hint: ctx.object_send(unreserve
+# expect: After the payment timed out, run did not release
+# hint: releases every seat it held
 @checkout_workflow.main()
 async def run(ctx: WorkflowContext, order: Order) -> bool:
     amount = len(order["tickets"]) * TICKET_PRICE

@@ -1,7 +1,7 @@
 # WRONG: treats select's answer as a yes/no, but ["timeout", None] is a non-empty list (true)
 # base: tour/part5
 # expect: yet after the timeout run returned True and sold the seats
-# hint: A non-empty list is always true
+# hint: run must look at which of the two won
 @checkout_workflow.main()
 async def run(ctx: WorkflowContext, order: Order) -> bool:
     amount = len(order["tickets"]) * TICKET_PRICE

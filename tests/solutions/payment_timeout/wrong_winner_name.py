@@ -1,7 +1,7 @@
 # WRONG: compares the winner with the promise's name instead of select's keyword, so a payment never counts
 # base: tour/part5
 # expect: The payment was confirmed in time, yet run returned False
-# hint: compare with "paid"
+# hint: look at how the race names its winner
 @checkout_workflow.main()
 async def run(ctx: WorkflowContext, order: Order) -> bool:
     amount = len(order["tickets"]) * TICKET_PRICE

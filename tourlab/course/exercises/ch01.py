@@ -25,8 +25,7 @@ def check_checkout_calls_handle(p: Probe) -> None:
     if all(c.entry_type == "Command: OneWayCall" for c in calls):
         p.fail(
             "checkout sends CheckoutService/handle a one-way message, so it never learns whether the payment worked.",
-            "A one-way message (ctx.service_send) gets no answer. Use a request-response call: "
-            "return await ctx.service_call(handle, arg=order).",
+            "A one-way message gets no answer: checkout needs a call that waits for handle's reply.",
         )
     if len(calls) > 1:
         p.fail(
@@ -40,32 +39,32 @@ def check_checkout_calls_handle(p: Probe) -> None:
         p.fail(
             f"checkout sent handle {p.named(order)} as the order; an Order is a dict with the keys "
             "'user_id' and 'tickets'.",
-            'Build the order as {"user_id": ctx.key(), "tickets": ["seat2B"]} and pass it as arg=order.',
+            "handle expects an Order: a dict with the user's id and the list of tickets, sent as the call's argument.",
         )
     if order["user_id"] != cart:
         p.fail(
             f"The order's user_id is {order['user_id']!r}, but the cart that checked out has the key {cart!r}: "
             "the user is the cart's key.",
-            "Inside a Virtual Object handler ctx.key() is the key it runs for: use it as the user_id.",
+            "A cart is a Virtual Object keyed by its user: the key the handler runs for is the user to charge.",
         )
     if order["tickets"] != ["seat2B"]:
         p.fail(
             f"The order's tickets are {p.named(order['tickets'])}; for now the exercise asks for the "
             "hard-coded list ['seat2B'] (the cart learns to remember its tickets in section 04).",
-            'Use "tickets": ["seat2B"] in the order.',
+            "For now the order's tickets are a list that holds the one seat seat2B.",
         )
     p.ok("the order holds the cart's key as user_id and the tickets ['seat2B']")
     if not call.completed:
         p.fail(
             "checkout does not wait for the answer of CheckoutService/handle (the call's result never "
             "reached its journal).",
-            "ctx.service_call(...) gives you something to await: return await ctx.service_call(handle, arg=order).",
+            "A call gives checkout something to wait for; until it waits, it has no answer to return.",
         )
     answer = p.output(call)
     if result != answer:
         p.fail(
             f"checkout returned {result!r}, but handle answered {answer!r}; checkout should return that answer.",
-            "return await ctx.service_call(handle, arg=order) gives back exactly what handle answered.",
+            "checkout passes on handle's answer unchanged: it is the payment's outcome.",
         )
     p.ok("checkout waits for handle and returns its answer")
 
@@ -86,10 +85,14 @@ async def checkout(ctx: ObjectContext) -> bool:
     return True
 """,
     hints=(
-        ("CheckoutService is a plain Service, so it has no key: use ctx.service_call, not ctx.object_call."),
         (
-            "Import the handler function and the order type: from .checkout_service import Order, handle. "
-            "The cart's key is ctx.key()."
+            "The cart hands one order to the checkout and needs its answer, so it calls it and waits for "
+            "the reply. CheckoutService is a plain service: it has no key, unlike the cart."
+        ),
+        (
+            "ctx.service_call(handle, arg=order) calls a Service's handler (ctx.object_call is for Virtual "
+            "Objects, with a key); await it for the answer. ctx.key() is the cart's key. Import the handler "
+            "and the order type: from .checkout_service import Order, handle."
         ),
         (
             'Build order = {"user_id": ctx.key(), "tickets": ["seat2B"]} and '

@@ -40,14 +40,13 @@ def check_expire_ticket(p: Probe) -> None:
         p.fail(
             f"expireTicket({p.named(seat_b)}) on a cart holding {p.named(seats)} emptied the whole cart; "
             f"{p.named(others)} were not expired and must stay.",
-            "Remove just this one ticket from the list (tickets.remove(ticket_id)) and store the rest "
-            'with ctx.set("tickets", tickets).',
+            "Only the ticket that expired leaves the cart; the others were reserved later and stay.",
         )
     if not isinstance(left, list) or sorted(left) != sorted(others):
         p.fail(
             f"expireTicket({p.named(seat_b)}) on a cart holding {p.named(seats)} left {p.named(left)} in "
             f"'tickets'; expected {p.named(others)}.",
-            'Store the same list you read, minus this ticket: ctx.set("tickets", tickets).',
+            "What the cart stores afterwards is what it held before, minus the one ticket that expired.",
         )
     p.ok("expireTicket takes exactly that ticket out of the cart; the others stay")
     released = messages(p.journal(), "TicketObject", "unreserve")
@@ -56,13 +55,14 @@ def check_expire_ticket(p: Probe) -> None:
         p.fail(
             "expireTicket took the ticket out of the cart but never sent TicketObject/unreserve for it, "
             "so the seat stays reserved for nobody.",
-            "After removing it: ctx.object_send(unreserve, key=ticket_id, arg=None).",
+            "Taking the ticket out of the cart is half of it: the seat itself must be released too, or it "
+            "stays reserved for nobody.",
         )
     if any(k != seat_b for k in keys):
         wrong = sorted({k for k in keys if k != seat_b})
         p.fail(
             f"expireTicket({p.named(seat_b)}) also sent unreserve to {p.named(wrong)}, which are still in the cart.",
-            "Send unreserve with key=ticket_id, the one ticket that expired.",
+            "Each seat is an object of its own: release only the one whose reservation expired.",
         )
     if len(keys) > 1:
         p.fail(f"expireTicket sent TicketObject/unreserve {len(keys)} times for one ticket; once is enough.")
@@ -74,7 +74,6 @@ def check_expire_ticket(p: Probe) -> None:
         p.fail(
             f"expireTicket({p.named(stranger)}) released a seat that is not in the cart: it may be sold "
             "or reserved by someone else by now.",
-            "Only send unreserve inside if ticket_id in tickets: ...",
         )
     after = p.state("CartObject", cart).get("tickets")
     if not isinstance(after, list) or sorted(after) != sorted(others):
@@ -90,7 +89,6 @@ def check_expire_ticket(p: Probe) -> None:
     if messages(p.journal(), "TicketObject", "unreserve"):
         p.fail(
             "expireTicket on a cart that holds no tickets still released the seat.",
-            "Only send unreserve inside if ticket_id in tickets: ...",
         )
     if p.state("CartObject", empty).get("tickets"):
         p.fail("expireTicket on an empty cart put tickets into it.")
@@ -103,10 +101,10 @@ def _state_hint(entries: list[JournalEntry], name: str) -> str | None:
         return None
     if not any(e.entry_type == "Command: SetState" and e.name == name for e in entries):
         return (
-            f"Changing the Python list changes nothing in Restate: store it again with ctx.set({name!r}, ...) "
-            "after removing the ticket."
+            f"Changing the Python list changes nothing in Restate: the state {name!r} changes only when the "
+            "handler stores the list again."
         )
-    return "The list you store must no longer hold the ticket: remove it before ctx.set."
+    return "The list the handler stores must no longer hold the ticket: remove it before storing."
 
 
 _SPELLING = (
@@ -137,7 +135,7 @@ def check_reserve(p: Probe) -> None:
     if first is not True:
         p.fail(
             f"reserve on a seat nobody touched returned {first!r}; such a seat is AVAILABLE, so: True.",
-            'A seat without a "status" is available: status = await ctx.get("status", type_hint=str) or "AVAILABLE".',
+            'A seat nobody touched has no "status" at all, and that means it is available.',
         )
     status = seat_status(p, seats["fresh"])
     if status != "RESERVED":
@@ -153,7 +151,7 @@ def check_reserve(p: Probe) -> None:
         p.fail(
             f"Reserving a RESERVED seat again returned {second!r} and left the status {status!r}; "
             "a seat that is taken gives False and stays RESERVED.",
-            'Change the status and return True only when it is "AVAILABLE"; otherwise return False.',
+            "A seat that is taken must stay taken: only a free seat can be reserved.",
         )
     p.ok("reserve on a reserved seat returns False")
     sold = p.invoke("TicketObject", seats["sold"], "reserve")
@@ -162,7 +160,8 @@ def check_reserve(p: Probe) -> None:
         p.fail(
             f"reserve on a SOLD seat returned {sold!r} and left the status {status!r}: a sold seat can never "
             "be reserved again.",
-            'Check for "AVAILABLE" itself, not just for "RESERVED": a "SOLD" seat must give False.',
+            'A sold seat is taken for good: ask whether the seat is free, not whether it is reserved; a "SOLD" '
+            "seat must give False.",
         )
     p.ok("reserve on a SOLD seat returns False and it stays SOLD")
     again = p.invoke("TicketObject", seats["available"], "reserve")
@@ -171,7 +170,7 @@ def check_reserve(p: Probe) -> None:
         p.fail(
             f"reserve on a seat whose status is 'AVAILABLE' returned {again!r} and left the status {status!r}; "
             "'AVAILABLE' means free, just like no status at all.",
-            'Treat a missing status and "AVAILABLE" alike: ... or "AVAILABLE", then compare with "AVAILABLE".',
+            'A seat is free in two cases: it has no status, or its status is "AVAILABLE". Treat them alike.',
         )
     p.ok("reserve treats the status 'AVAILABLE' like an untouched seat")
 
@@ -193,7 +192,8 @@ def check_unreserve(p: Probe) -> None:
     if status != "SOLD":
         p.fail(
             f"unreserve turned a SOLD ticket into {status!r}: an expiring reservation must never undo a sale.",
-            'Read the status first and clear it only if it is not "SOLD".',
+            "An expiring reservation must never undo a sale: look at the status first, and make the seat "
+            'available again only when it is not "SOLD".',
         )
     p.ok("unreserve leaves a SOLD seat sold")
     p.invoke("TicketObject", seats["fresh"], "unreserve")
@@ -201,7 +201,7 @@ def check_unreserve(p: Probe) -> None:
     if status not in AVAILABLE:
         p.fail(
             f"unreserve on a seat nobody touched set its status to {status!r}; it should stay available.",
-            'unreserve only ever clears the status (or sets "AVAILABLE"); it never reserves or sells.',
+            "unreserve only ever makes a seat available; it never reserves or sells one.",
         )
     p.ok("unreserve on an untouched seat leaves it available")
 
@@ -229,7 +229,8 @@ def check_mark_as_sold(p: Probe) -> None:
             p.fail(
                 f"markAsSold on a seat {what} changed its status to {status!r}; only a RESERVED seat can be sold "
                 "(it went through a cart and a payment).",
-                'Change the status only if it is "RESERVED": if status == "RESERVED": ctx.set("status", "SOLD").',
+                "A seat can be sold only after a cart reserved it and its payment went through: look at the "
+                'status first; only "RESERVED" becomes "SOLD".',
             )
     p.ok("markAsSold leaves seats that are not reserved as they are")
     p.invoke("TicketObject", seats["sold"], "markAsSold")
@@ -255,8 +256,16 @@ async def expire_ticket(ctx: ObjectContext, ticket_id: str) -> None:
     ctx.object_send(unreserve, key=ticket_id, arg=None)
 """,
     hints=(
-        'Read the cart the same way addTicket does: await ctx.get("tickets", type_hint=list[str]) or [].',
-        "Everything happens inside one if ticket_id in tickets: block; outside it the handler does nothing.",
+        (
+            "The expiry may arrive after the ticket left the cart (checked out, or removed): then the seat "
+            "is someone else's business. Act only if the cart still holds the ticket, and then both take it "
+            "out and release the seat."
+        ),
+        (
+            'ctx.get("tickets", type_hint=list[str]) or [] reads the cart (None when it was never set); '
+            'ctx.set("tickets", ...) stores it again; ctx.object_send(unreserve, key=..., arg=None) releases '
+            "a seat without waiting."
+        ),
         (
             'Inside the block: tickets.remove(ticket_id); ctx.set("tickets", tickets); '
             "ctx.object_send(unreserve, key=ticket_id, arg=None)."
@@ -282,9 +291,15 @@ async def reserve(ctx: ObjectContext) -> bool:
     return True
 """,
     hints=(
-        'A ticket that was never touched has no "status" at all: treat None as "AVAILABLE".',
-        'status = await ctx.get("status", type_hint=str) or "AVAILABLE"',
-        'if status == "AVAILABLE": ctx.set("status", "RESERVED"); return True  - otherwise return False.',
+        (
+            "A seat is free when nobody reserved or bought it: then it becomes reserved and the answer is yes. "
+            "A seat that was never touched has no status at all, and is free too."
+        ),
+        'ctx.get("status", type_hint=str) reads the status (None if never set); ctx.set("status", ...) stores one.',
+        (
+            'status = await ctx.get("status", type_hint=str) or "AVAILABLE"; if status == "AVAILABLE": '
+            'ctx.set("status", "RESERVED"); return True  - otherwise return False.'
+        ),
     ),
     check=check_reserve,
 )
@@ -305,9 +320,12 @@ async def unreserve(ctx: ObjectContext) -> None:
     return
 """,
     hints=(
-        "Clearing a state key (ctx.clear) makes the seat look untouched, which reserve reads as AVAILABLE.",
-        'Read the status first: status = await ctx.get("status", type_hint=str) or "AVAILABLE".',
-        'if status != "SOLD": ctx.clear("status")',
+        (
+            "A seat with no status is one nobody touched, which reserve treats as free. A sold seat must stay "
+            "sold: a reservation that expires after the payment must not undo the sale."
+        ),
+        'ctx.get("status", type_hint=str) reads the status; ctx.clear("status") removes it.',
+        'if await ctx.get("status", type_hint=str) != "SOLD": ctx.clear("status")',
     ),
     check=check_unreserve,
 )
@@ -328,9 +346,9 @@ async def mark_as_sold(ctx: ObjectContext) -> None:
     return
 """,
     hints=(
-        "Only a reserved seat can be sold: look at the status before changing it.",
-        'status = await ctx.get("status", type_hint=str) or "AVAILABLE"',
-        'if status == "RESERVED": ctx.set("status", "SOLD")',
+        "Only a reserved seat can be sold: look at the status before changing it, and leave every other seat alone.",
+        'ctx.get("status", type_hint=str) reads the status; ctx.set("status", "SOLD") stores the new one.',
+        'if await ctx.get("status", type_hint=str) == "RESERVED": ctx.set("status", "SOLD")',
     ),
     check=check_mark_as_sold,
 )

@@ -57,14 +57,14 @@ def check_email_notifications(p: Probe) -> None:
         if result is not paid:
             p.fail(
                 f"After {outcome} handle returned {result!r}; it should return the payment's result ({paid}).",
-                "Keep return paid at the end of handle.",
+                "handle still answers with the payment's outcome: the e-mail reports it, it does not change it.",
             )
         charges = payment_client.charges()[charges_before:]
         if [c.amount for c in charges] != [80]:
             p.fail(
                 f"For an order of 2 tickets handle charged {[c.amount for c in charges]}; expected one charge "
                 "of 80 (2 x 40).",
-                "The payment step from the starting code stays as it is: one ctx.run_typed around payment_client.call.",
+                "The payment step of the starting code stays as it was: one charge per order.",
             )
         p.ok(f"{outcome}: handle charges once (2 x 40) and returns {paid}")
         runs = _run_steps(p.journal())
@@ -72,8 +72,8 @@ def check_email_notifications(p: Probe) -> None:
             p.fail(
                 f"The e-mail went out, but not as a journaled step: the journal of handle has "
                 f"{counted(len(runs), 'run step')}, the payment's only. A retry would send the e-mail again.",
-                'Wrap the e-mail in a step of its own: await ctx.run_typed("email", '
-                'email_client.notify_user_of_payment_success, RunOptions(type_hint=bool), order["user_id"]).',
+                "An e-mail talks to the outside world: like the payment, it must be a journaled step of its own, "
+                "so that a retry finds its result in the journal instead of sending it again.",
             )
         p.ok(f"{outcome}: the e-mail is a journaled ctx.run step of its own")
 
@@ -93,7 +93,7 @@ def _check_mails(p: Probe, user: str, declined: bool, new_mails: list[tuple[str,
     if not mails and elsewhere:
         p.fail(
             f"{outcome} the e-mail went to {elsewhere[0]!r} instead of order['user_id'] ({user!r}).",
-            "The user is in the order: email_client." + function + '(order["user_id"]).',
+            "The e-mail goes to the user who placed the order: the order says who that is.",
         )
     if not mails:
         p.fail(
@@ -102,11 +102,11 @@ def _check_mails(p: Probe, user: str, declined: bool, new_mails: list[tuple[str,
     if expected not in mails:
         p.fail(
             f"{outcome} the user received {mails}; expected one {expected!r} e-mail (email_client.{function}).",
-            "Pick the e-mail with if paid: ... else: ...; the success e-mail only when paid is True.",
+            "Which e-mail goes out depends on the payment's outcome: success only when it was paid.",
         )
     p.fail(
         f"{outcome} the user received {counted(len(mails), 'e-mail')}: {mails}; expected exactly one {expected!r}.",
-        "Send exactly one e-mail per payment: one in the if paid: branch, the other in the else: branch.",
+        "One payment, one outcome, so exactly one e-mail per payment: the one that fits the outcome.",
     )
 
 
@@ -127,7 +127,7 @@ def _handle_call(p: Probe, cart: str, seats: list[str]) -> tuple[JournalEntry, l
         p.fail(
             f"CartObject/checkout should call CheckoutService/handle once and wait for the answer; its journal "
             f"has {counted(len(calls), 'such call')}.",
-            "Keep the starting code's paid = await ctx.service_call(handle, arg=order).",
+            "The payment happens in handle: checkout asks it once and needs its answer before it can go on.",
         )
     order = calls[0].value
     if (
@@ -138,7 +138,7 @@ def _handle_call(p: Probe, cart: str, seats: list[str]) -> tuple[JournalEntry, l
         p.fail(
             f"checkout of a cart holding {p.named(seats)} sent handle the order {p.named(order)}; expected "
             f"user_id = the cart's key and tickets = {p.named(seats)}.",
-            'The order is {"user_id": ctx.key(), "tickets": tickets}, with the tickets read from the state.',
+            "The order is for the cart's own user and holds exactly the tickets the cart holds.",
         )
     return calls[0], entries
 
@@ -178,7 +178,8 @@ def _paid_checkout(p: Probe) -> None:
         p.fail(
             "checkout sends TicketObject/markAsSold before CheckoutService/handle has answered, so tickets "
             "get sold whether or not the payment goes through.",
-            "Send the markAsSold messages inside if paid:, after paid = await ctx.service_call(handle, ...).",
+            "A ticket is sold only once its payment went through: the messages come after handle's answer, "
+            "and only when it says paid.",
         )
     counts = Counter(key_of(m.target) for m in sold)
     missing = [s for s in seats if counts[s] == 0]
@@ -186,7 +187,7 @@ def _paid_checkout(p: Probe) -> None:
         p.fail(
             f"checkout of a cart holding {p.named(seats)} sent markAsSold only to "
             f"{p.named(sorted(counts))}; {p.named(missing)} were paid for but not marked as sold.",
-            "One message per ticket: for ticket_id in tickets: ctx.object_send(mark_as_sold, key=ticket_id, arg=None).",
+            "Every ticket of the cart was paid for, and each is an object of its own: one message per ticket.",
         )
     strangers = sorted(k for k in counts if k not in seats)
     if strangers:
@@ -195,7 +196,7 @@ def _paid_checkout(p: Probe) -> None:
     if twice:
         p.fail(
             f"checkout sent markAsSold more than once to {p.named(twice)}.",
-            "Send one markAsSold per ticket: a single for loop over the cart's tickets.",
+            "Each paid ticket is told once that it is sold.",
         )
     p.ok("after the payment checkout sends TicketObject/markAsSold once to every ticket")
     p.wait_all([m.callee_id for m in sold if m.callee_id], "checkout sent markAsSold")
@@ -210,7 +211,7 @@ def _paid_checkout(p: Probe) -> None:
     if p.state("CartObject", cart).get("tickets"):
         p.fail(
             "After a paid checkout the cart still holds its tickets; clear 'tickets'.",
-            'Keep ctx.clear("tickets") in the if paid: branch.',
+            "Once the tickets are paid for, the cart is done with them: keep emptying it after a payment.",
         )
     p.ok("the cart is empty after a paid checkout")
 
@@ -232,7 +233,7 @@ def _declined_checkout(p: Probe) -> None:
     if messages(entries, "TicketObject", "markAsSold"):
         p.fail(
             "The payment was declined, yet checkout sent TicketObject/markAsSold: those tickets were never paid for.",
-            "Send markAsSold only inside if paid:.",
+            "Tickets that were not paid for are not sold: tell the tickets only when the payment went through.",
         )
     statuses = {s: seat_status(p, s) for s in seats}
     if any(status != "RESERVED" for status in statuses.values()):
@@ -245,7 +246,7 @@ def _declined_checkout(p: Probe) -> None:
         p.fail(
             f"After a declined payment the cart holds {p.named(left)} instead of {p.named(seats)}: "
             "the user may want to pay again.",
-            'Clear the cart only when the payment went through: ctx.clear("tickets") inside if paid:.',
+            "After a declined payment the user may want to pay again: the cart empties only once it is paid.",
         )
     p.ok("a declined checkout returns False, sells nothing and keeps the cart")
 
@@ -279,10 +280,15 @@ async def handle(ctx: Context, order: Order) -> bool:
 """,
     hints=(
         (
-            "Sending an e-mail talks to the outside world, so it belongs in a ctx.run step, "
-            "just like the payment: then a retry never sends it twice."
+            "Sending an e-mail talks to the outside world, so it belongs in a journaled step, just like the "
+            "payment: then a retry finds its result instead of sending it twice. Which e-mail depends on the "
+            "payment's outcome."
         ),
-        "Choose the function with if paid: ... else: ...; both take order['user_id'] and return a bool.",
+        (
+            "ctx.run_typed(name, function, RunOptions(type_hint=bool), *args) runs a step and journals its result; "
+            "pass the function itself and its arguments (not the result of calling it). Choose the function "
+            "with if paid: ... else: ...; both take order['user_id']."
+        ),
         (
             'await ctx.run_typed("email", email_client.notify_user_of_payment_success, '
             'RunOptions(type_hint=bool), order["user_id"])  - and the same with ..._failure in the else branch.'
@@ -317,8 +323,11 @@ async def checkout(ctx: ObjectContext) -> bool:
     return paid
 """,
     hints=(
-        "Each ticket is its own TicketObject, keyed by the ticket id: one message per ticket.",
-        "Nobody waits for the answer, so this is a one-way message: ctx.object_send, inside a for loop.",
+        (
+            "Each ticket is its own object, keyed by the ticket id: one message per ticket of the order, only "
+            "once the payment went through, and nobody waits for the answers."
+        ),
+        "A message that nobody waits for is ctx.object_send(handler, key=..., arg=None); the handler is mark_as_sold.",
         (
             "for ticket_id in tickets: ctx.object_send(mark_as_sold, key=ticket_id, arg=None)  - "
             "and import mark_as_sold from .ticket_object."

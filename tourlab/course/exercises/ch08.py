@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NoReturn
 
-from tourlab import InvocationError
+from tourlab import InvocationError, JournalEntry
 from tourlab.course.exercises.hints import error_hint
 from tourlab.course.exercises.model import Exercise
 from tourlab.course.exercises.probe import (
@@ -51,7 +51,8 @@ def _until_waiting_for_payment(p: Probe, run_id: str) -> None:
         p.fail(
             f"{_RUN} did not get to wait for the promise 'payment' within {p.timeout:g} s "
             f"(it was {seen.status!r}), so the check could not confirm a payment.",
-            'run asks the provider for the money, then waits: ctx.promise("payment", ...).value().',
+            "run asks the provider for the money, then waits for the promise 'payment': keep that part of run "
+            "as it was.",
         )
 
 
@@ -63,8 +64,7 @@ def _confirm(p: Probe, key: str, confirmation: dict[str, Any]) -> tuple[str, Inv
         p.fail(
             "confirmPayment waits for the promise 'payment' itself instead of completing it, so neither it nor "
             "run ever goes on. The check stopped it.",
-            "Waiting is run's part (.value()); confirmPayment completes the promise: "
-            'await ctx.promise("payment", type_hint=PaymentConfirmation).resolve(confirmation).',
+            "Waiting for the promise is run's part; confirmPayment completes it and returns at once.",
         )
     if not seen.done:
         p.fail(f"{_CONFIRM} did not finish within {p.timeout:g} s (it was {seen.status!r}); the check stopped it.")
@@ -81,14 +81,15 @@ def _run_after_confirmation(p: Probe, run_id: str, confirm_id: str) -> Any:
         if "payment" not in completed:
             p.fail(
                 f"confirmPayment completed the promise {completed[0]!r}, but run waits for the promise 'payment'.",
-                'A promise is found by its name: ctx.promise("payment") in both handlers.',
+                "A promise is found by its name: both handlers must name the same one.",
             )
         p.fail(f"confirmPayment completed the promise 'payment', but {_RUN} still waits ({seen.status!r}).")
     result, failed = outcome_of(p, run_id)
     if failed is not None:
         p.fail(
             f"After confirmPayment, run ended with an error: {failed}",
-            "resolve(...) hands run a value; reject(...) makes run's await raise a TerminalError.",
+            "Completing the promise with a value hands run that value; completing it with a failure (a "
+            "rejection) makes run's wait fail.",
         )
     return result
 
@@ -121,7 +122,7 @@ def check_confirm_payment(p: Probe) -> None:
             p.fail(
                 f"The provider confirmed {p.named(confirmation)}, but the promise holds {p.named(payment)} "
                 "(status peeks at it): resolve it with the confirmation itself.",
-                "confirm_payment gets the confirmation as its argument: resolve(confirmation).",
+                "The promise must hold the provider's confirmation itself, the argument confirmPayment got.",
             )
         p.ok("the promise holds the provider's confirmation (status shows it)")
         early_key, early_order = _checkout_order(p, "early-order", ["seat-c"])
@@ -154,8 +155,8 @@ def _paid_in_time(p: Probe) -> None:
         p.fail(
             "confirmPayment completed the promise 'payment', but run keeps waiting: the race must include "
             "payment.value().",
-            'Finish section.check("confirm_payment") first, then: restate.select(paid=payment.value(), '
-            "timeout=ctx.sleep(payment_timeout())).",
+            "The wait must end as soon as the payment arrives, not only when the timer fires: the promise "
+            "takes part in the race.",
         )
     paid, failed = outcome_of(p, run_id)
     if failed is not None:
@@ -163,8 +164,7 @@ def _paid_in_time(p: Probe) -> None:
     if paid is not True:
         p.fail(
             f"The payment was confirmed in time, yet run returned {paid!r}.",
-            "select names the winner after its keyword: with select(paid=..., timeout=...) a confirmed payment "
-            'gives ["paid", <confirmation>], so compare with "paid".',
+            "The payment won the race here, yet run took another branch: look at how the race names its winner.",
         )
     p.ok("a payment confirmed in time: run returns True")
     entries = p.journal(run_id)
@@ -198,8 +198,8 @@ def _timer_problem(p: Probe, seen: Seen) -> NoReturn:
     after = f"{seconds:.0f} s after run started" if seconds is not None else "later"
     p.fail(
         f"run's timer fires {after}, not after payment_timeout() (1 s in this check). The check stopped it.",
-        "Take the duration from the settings, so it can be configured: ctx.sleep(payment_timeout()) "
-        "(TOUR_PAYMENT_TIMEOUT_SECONDS; 10 minutes by default).",
+        "The wait ends after payment_timeout(), which the settings (and this check) can change: take the "
+        "duration from there, not a fixed one.",
     )
 
 
@@ -220,36 +220,107 @@ def _payment_times_out(p: Probe) -> None:
             f"Nobody confirmed the payment, yet after the timeout run returned {result!r}"
             + (" and sold the seats" if sold else "")
             + ".",
-            PAYMENT_TIMEOUT.hints[1],
+            "Nobody confirmed, so the timer won the race: run must look at which of the two won, and only a "
+            "payment that won means paid.",
         )
     if not any(e.entry_type == "Command: Sleep" for e in entries):
         p.fail(
             "run gave up on the payment without a durable timer in its journal: after a crash or a restart "
             "it would wait again from the start.",
-            "Use Restate's timer, ctx.sleep(payment_timeout()), inside restate.select.",
+            "A timer in the endpoint's memory starts again from zero after a crash or a restart; a durable "
+            "timer is kept by Restate, in the journal.",
         )
     p.ok("no payment within payment_timeout(): run returns False, woken by a durable timer (ctx.sleep)")
-    released = released_seats(entries)
-    kept = [s for s in order["tickets"] if s not in released]
-    if kept:
-        p.fail(
-            f"After the payment timed out run did not release {p.named(kept)}: they stay RESERVED for nobody.",
-            'for ticket_id in order["tickets"]: ctx.object_send(unreserve, key=ticket_id, arg=None)',
-        )
-    await_messages(p, entries, "unreserve", "run sent unreserve")
-    if unavailable(p, order["tickets"]):
-        p.fail(f"run sent unreserve, but {p.named(unavailable(p, order['tickets']))} are still not available.")
+    _seats_released(p, entries, order["tickets"], "After the payment timed out")
     p.ok("after the timeout every seat is released")
-    mails = mails_to(order["user_id"])
-    status = p.invoke(_WORKFLOW, key, "status")
-    if mails != ["payment failed"] or not isinstance(status, dict) or status.get("status") != "payment timed out":
-        p.fail(
-            f"After the timeout the user got {mails} and status says {p.named(status)}; expected one "
-            "'payment failed' e-mail and the status 'payment timed out'.",
-            'In the timeout branch: the failure e-mail as a ctx.run_typed step, then ctx.set("status", '
-            '"payment timed out").',
-        )
+    _told_why(p, key, order["user_id"], "payment timed out", "After the timeout")
     p.ok("the user gets one 'payment failed' e-mail and status says 'payment timed out'")
+
+
+def _seats_released(p: Probe, entries: list[JournalEntry], seats: list[str], when: str) -> None:
+    """The journal sold nothing and released every seat once, and the seats are available again."""
+    released = released_seats(entries)
+    if messages(entries, "TicketObject", "markAsSold"):
+        p.fail(f"{when}, run sold the seats: nobody paid for them.")
+    if [s for s in seats if s not in released]:
+        p.fail(
+            f"{when}, run did not release {p.named([s for s in seats if s not in released])}: they stay "
+            "RESERVED for nobody.",
+            "An order that ends unpaid releases every seat it held, or they stay RESERVED for nobody.",
+        )
+    if len(released) != len(set(released)):
+        p.fail(f"{when}, run released a seat more than once: {p.named(released)}.")
+    await_messages(p, entries, "unreserve", "run sent unreserve")
+    if unavailable(p, seats):
+        p.fail(f"run sent unreserve, but {p.named(unavailable(p, seats))} are still not available.")
+
+
+def _told_why(p: Probe, key: str, user: str, outcome: str, when: str) -> None:
+    """The user got exactly one "payment failed" e-mail and status says `outcome`."""
+    mails, status = mails_to(user), p.invoke(_WORKFLOW, key, "status")
+    if mails != ["payment failed"] or not isinstance(status, dict) or status.get("status") != outcome:
+        p.fail(
+            f"{when} the user got {mails} and status says {p.named(status)}; expected one 'payment failed' "
+            f"e-mail and the status {outcome!r}.",
+            "An order that ends unpaid tells its user once, and its status says why it ended.",
+        )
+
+
+def _waiting_checkout(p: Probe, name: str) -> tuple[str, dict[str, Any], str]:
+    """A checkout of two RESERVED seats whose run waits for the promise, the payment timeout far away."""
+    with environment(TOUR_PAYMENT_TIMEOUT_SECONDS="600"):
+        key, order = _checkout_order(p, name, [f"{name}-seat-a", f"{name}-seat-b"])
+        run_id = _submit(p, key, order)
+        _until_waiting_for_payment(p, run_id)
+    return key, order, run_id
+
+
+def _payment_rejected(p: Probe) -> None:
+    key, order, run_id = _waiting_checkout(p, "declined")
+    try:
+        p.invoke(_WORKFLOW, key, "rejectPayment", "card declined")
+    except InvocationError as missing:
+        p.fail(
+            f"The check rejects a payment with rejectPayment, which failed: {missing}",
+            "Run the cell above the exercise that adds rejectPayment, then check again.",
+        )
+    seen = p.follow(run_id, _RUN, timeout=4.0)
+    if not seen.done:
+        p.fail(f"rejectPayment rejected the promise 'payment', but {_RUN} still waits ({seen.status!r}).")
+    result, failed = outcome_of(p, run_id)
+    if failed is not None:
+        p.fail(
+            f"After rejectPayment('card declined') run ended with an error: {failed}. The rejection was not "
+            "handled: the order ends failed, and nothing releases its seats or tells the user.",
+            "A rejection is an answer from the provider, like the timeout: run must catch it and end the order "
+            "unpaid, not fail with it.",
+        )
+    if result is not False:
+        p.fail(f"The payment was rejected, yet run returned {result!r}; a rejected order returns False.")
+    p.ok("a rejected payment (rejectPayment 'card declined'): run returns False")
+    _seats_released(p, p.journal(run_id), order["tickets"], "After the rejection")
+    _told_why(p, key, order["user_id"], "payment rejected: card declined", "After the rejection")
+    p.ok("after a rejection every seat is released once, one 'payment failed' e-mail, status 'payment rejected: ...'")
+
+
+def _checkout_cancelled(p: Probe) -> None:
+    key, order, run_id = _waiting_checkout(p, "cancelled")
+    p.lab.cancel(run_id)
+    seen = p.follow(run_id, _RUN, timeout=4.0)
+    if not seen.done:
+        p.fail(f"The check cancelled {_RUN} while it waited, but it did not end ({seen.status!r}).")
+    result, failed = outcome_of(p, run_id)
+    if failed is None or failed.status_code != 409:
+        p.fail(
+            f"A cancel of the waiting checkout made run end with {failed or repr(result)} instead of the cancel "
+            "(409): whoever waits for the checkout never learns it was cancelled.",
+            "A cancel is not an answer from the provider: run undoes the order, then ends as cancelled.",
+        )
+    _seats_released(p, p.journal(run_id), order["tickets"], "After the cancel")
+    status = p.invoke(_WORKFLOW, key, "status")
+    if not isinstance(status, dict) or status.get("status") != "cancelled":
+        p.fail(f"After the cancel status says {p.named(status)}; expected the status 'cancelled'.")
+    p.ok("a cancelled checkout: run releases the seats, status says 'cancelled', and it ends cancelled (409)")
 
 
 def check_payment_timeout(p: Probe) -> None:
@@ -260,10 +331,14 @@ def check_payment_timeout(p: Probe) -> None:
     payment_timeout() (1 s: the check sets TOUR_PAYMENT_TIMEOUT_SECONDS), run returns False soon
     after, woken by a durable timer (ctx.sleep in its journal; a timer set for longer than
     payment_timeout() is named), sells nothing, releases every seat, sends one "payment failed"
-    e-mail and sets the status "payment timed out".
+    e-mail and sets the status "payment timed out". Rejected (rejectPayment "card declined", 600 s
+    timeout): the same, returning False, with the status "payment rejected: card declined".
+    Cancelled while waiting: seats released, status "cancelled", run ends with the cancel (409).
     """
     _paid_in_time(p)
     _payment_times_out(p)
+    _payment_rejected(p)
+    _checkout_cancelled(p)
 
 
 CONFIRM_PAYMENT = Exercise(
@@ -284,12 +359,13 @@ async def confirm_payment(ctx: WorkflowSharedContext, confirmation: PaymentConfi
 """,
     hints=(
         (
-            'A shared handler can complete the workflow\'s promises: ctx.promise("payment") gives the same '
-            "promise that run waits for, as long as the name is the same."
+            "run waits for a durable promise named payment. This handler's part is to complete that promise "
+            "with the provider's confirmation, not to wait for it. Any handler of the same workflow reaches "
+            "the promise by its name."
         ),
         (
-            "A promise has .value() (wait for it: that is run's part), .peek() (look without waiting) and "
-            ".resolve(value) (complete it: that is this handler's part)."
+            'ctx.promise("payment", type_hint=PaymentConfirmation) gives that promise: .value() waits for it '
+            "(run's part), .peek() looks without waiting, .resolve(value) completes it (this handler's part)."
         ),
         'await ctx.promise("payment", type_hint=PaymentConfirmation).resolve(confirmation)',
     ),
@@ -326,10 +402,16 @@ async def run(ctx: WorkflowContext, order: Order) -> bool:
     )
 
     payment = ctx.promise("payment", type_hint=PaymentConfirmation)
-    # TODO: do not wait for ever. Race the payment against a durable timer of payment_timeout()
-    #   (restate.select with ctx.sleep). If the timer wins: send TicketObject/unreserve for every
-    #   seat, e-mail email_client.notify_user_of_payment_failure, set "status" to
-    #   "payment timed out" and return False.
+    # TODO: run waits for the payment for ever. Make it stop waiting after payment_timeout(),
+    #   also when the endpoint crashes or restarts in between, and make it answer a rejection
+    #   (rejectPayment rejects the promise "payment" with code 402 and a reason).
+    #   - A timeout or a rejection ends the order unpaid: every seat released
+    #     (TicketObject/unreserve), nothing sold, one failure e-mail
+    #     (email_client.notify_user_of_payment_failure), "status" set to "payment timed out"
+    #     or "payment rejected: <reason>", and run returns False.
+    #   - A cancel of this checkout (409 'cancelled') releases the seats too and sets "status"
+    #     to "cancelled", but it must still end run as cancelled, so the caller learns of it.
+    #   - A payment confirmed in time goes on as below.
     await payment.value()
     for ticket_id in order["tickets"]:
         ctx.object_send(mark_as_sold, key=ticket_id, arg=None)
@@ -341,17 +423,23 @@ async def run(ctx: WorkflowContext, order: Order) -> bool:
 """,
     hints=(
         (
-            "restate.select(paid=..., timeout=...) waits for whichever of two durable futures completes "
-            "first: the promise's payment.value() and the timer ctx.sleep(payment_timeout())."
+            "run races two things that are both durable: the provider's answer and a timer, and goes on with "
+            "whichever comes first. A rejection, and a cancel, arrive as a failure of that wait: tell them "
+            "apart by their code, undo the order for both, and let the cancel go on, so whoever waits for "
+            "the checkout learns of it."
         ),
         (
-            'select answers a list [name, value], e.g. ["timeout", None]. A non-empty list is always true, '
-            'so compare the name: match await restate.select(...): case ["paid", _]: ... case _: ...'
+            "restate.select(paid=payment.value(), timeout=ctx.sleep(payment_timeout())) answers [name, value] "
+            "(a non-empty list is always true: compare the name). A rejected promise or a cancel makes it raise "
+            "TerminalError; error.status_code is PAYMENT_REJECTED (402) for a rejection, 409 for a cancel, "
+            "and a bare raise passes the cancel on."
         ),
         (
-            'In the timeout branch: for ticket_id in order["tickets"]: ctx.object_send(unreserve, '
-            'key=ticket_id, arg=None); the failure e-mail as a ctx.run_typed step; ctx.set("status", '
-            '"payment timed out"); return False.'
+            'try: match await restate.select(...): case ["paid", _]: <sell, e-mail, status "paid", return True> '
+            'case _: outcome = "payment timed out"  except TerminalError as error: if error.status_code != '
+            'PAYMENT_REJECTED: <unreserve every seat>; ctx.set("status", "cancelled"); raise  - else outcome = '
+            'f"payment rejected: {error.message}". Then: unreserve every seat, the failure e-mail as a '
+            'ctx.run_typed step, ctx.set("status", outcome), return False.'
         ),
     ),
     check=check_payment_timeout,

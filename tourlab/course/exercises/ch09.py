@@ -35,7 +35,8 @@ def _must_fail(p: Probe, when: str, result: Any, failed: InvocationError | None)
     if failed is None:
         p.fail(
             f"{when}, book returned {result!r} instead of failing: the caller (and Restate) must see the booking fail.",
-            "After the compensations, raise the error again: a bare raise at the end of the except block.",
+            "Undoing does not turn the booking into a success: the caller (and Restate) must still see it "
+            "fail, with the original error.",
         )
     return failed
 
@@ -58,7 +59,7 @@ def _undone_in_reverse(p: Probe, entries: list[JournalEntry], seats: list[str], 
         p.fail(
             f"{when}, book released the seats in the order {p.named(released)}; undo newest first: "
             f"{p.named(newest_first)}.",
-            "Run the compensations in reverse: for undo in reversed(compensations): await undo().",
+            "Undo newest first: the last thing done is the first thing undone.",
         )
     await_messages(p, entries, "unreserve", f"{when}, book sent unreserve")
     if unavailable(p, seats):
@@ -119,7 +120,8 @@ def _booking_seat_taken(p: Probe) -> None:
     if taken in released_seats(entries):
         p.fail(
             "When a seat was taken, book released it too: that seat belongs to someone else's reservation.",
-            "Add a seat's compensation only after reserve answered True, not for every seat up front.",
+            "A seat this booking did not get belongs to someone else: only a reservation that succeeded is "
+            "this booking's to undo.",
         )
     _undone_in_reverse(p, entries, [free], "When a seat was taken")
     if seat_status(p, taken) != "RESERVED" or _charged(user):
@@ -135,21 +137,22 @@ def _refund_checks(p: Probe, entries: list[JournalEntry], user: str) -> None:
     if not any(r.idempotency_key in keys for r in payment_client.refunds()):
         p.fail(
             "The tickets could not be sent after the card was charged, and the charge was not refunded.",
-            'Refund with the key the charge used: lambda: ctx.run_typed("refund", payment_client.refund, '
-            "RunOptions(type_hint=bool), payment_key).",
+            "The provider finds a charge by the key it was made with: refund with that same key, whenever the "
+            "charge may have gone through.",
         )
     undo_steps = [e for e in entries if e.entry_type == "Command: Run" and e.name not in ("charge", "send tickets")]
     if not undo_steps:
         p.fail(
             "The refund happened outside the journal: on a retry it would run again, and the journal does not show it.",
-            'Make it a step: ctx.run_typed("refund", payment_client.refund, RunOptions(type_hint=bool), payment_key).',
+            "A refund talks to the outside world: make it a journaled step, so that a retry does not repeat it "
+            "and the journal shows it.",
         )
     releases = [m.index for m in messages(entries, "TicketObject", "unreserve")]
     if releases and undo_steps[-1].index > min(releases):
         p.fail(
             "book released the seats before it refunded the charge; undo newest first: the charge came last, "
             "so the refund goes first.",
-            "Run the compensations in reverse: for undo in reversed(compensations): await undo().",
+            "Undo newest first: the last thing done is the first thing undone.",
         )
 
 
@@ -226,11 +229,11 @@ from .ticket_object import mark_as_sold, reserve, unreserve
 
 @booking_service.handler()
 async def book(ctx: Context, order: Order) -> bool:
-    # TODO: make this a saga. Right after a step succeeds (or, for the charge, right before it),
-    #   remember how to undo it: TicketObject/unreserve for a reserved seat, a journaled
-    #   payment_client.refund(payment_key) for the charge. When a step fails for good
-    #   (TerminalError; a cancel arrives as one too), undo what was done, newest first,
-    #   then raise the error again.
+    # TODO: make this booking leave nothing behind when a step fails for good (a TerminalError;
+    #   a cancel arrives as one too): every seat it reserved is free again, and a charge that may
+    #   have gone through (even if its step failed) is refunded, as a journaled step, with the
+    #   key it was charged with (payment_client.refund). Undo newest first, never release a
+    #   seat this booking did not reserve, and let the booking still fail with the original error.
     for seat in order["tickets"]:
         if not await ctx.object_call(reserve, key=seat, arg=None):
             raise TerminalError(f"seat {seat} is taken", status_code=409)
@@ -249,13 +252,15 @@ async def book(ctx: Context, order: Order) -> bool:
 """,
     hints=(
         (
-            "Keep a list of undo actions. Wrap the steps in try: ... except TerminalError: run the list "
-            "backwards, then raise. A seat that was never reserved must not be released."
+            "As the booking goes, remember how to undo each thing it did, once it did it (a charge may go "
+            "through even if its step fails, so count it as done before it starts). When a step fails for "
+            "good, undo what you remembered, newest first, then fail as before."
         ),
         (
-            "An undo action can be a lambda that starts the step when called: lambda seat=seat: "
-            'ctx.object_call(unreserve, key=seat, arg=None), and lambda: ctx.run_typed("refund", '
-            "payment_client.refund, RunOptions(type_hint=bool), payment_key)."
+            "A failing step and a cancel both raise TerminalError: catch it around the steps. An undo can be a "
+            "function that starts the step when called: lambda seat=seat: ctx.object_call(unreserve, key=seat, "
+            'arg=None), or lambda: ctx.run_typed("refund", payment_client.refund, RunOptions(type_hint=bool), '
+            "payment_key). A bare raise passes the error on."
         ),
         (
             "except TerminalError: for undo in reversed(compensations): await undo()  - then a bare raise, "

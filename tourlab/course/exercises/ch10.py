@@ -39,14 +39,15 @@ def _group_all_free(p: Probe) -> None:
     if not isinstance(tickets, list) or sorted(tickets) != sorted([earlier, *seats]):
         p.fail(
             f"After addTickets the cart holds {p.named(tickets)}; expected the ticket it had plus the three new ones.",
-            "keep_in_cart(ctx, reserved) adds them to what the cart already holds (and schedules their expiry).",
+            "The cart keeps what it held before and gains the whole group.",
         )
     expiring = [e.value for e in messages(entries, "CartObject", "expireTicket") if e.wake_up_at]
     if any(seat not in expiring for seat in seats):
         p.fail(
             "addTickets put the seats into the cart without scheduling their expiry: they would stay "
             "reserved for ever.",
-            "await keep_in_cart(ctx, reserved) stores them and sends the delayed expireTicket for each.",
+            "A seat in a cart expires like one added by addTicket: the chapter's helper that keeps seats in the "
+            "cart does both.",
         )
     p.ok("the cart keeps what it had and gains the three seats, each with its expiry")
 
@@ -59,7 +60,7 @@ def _group_one_taken(p: Probe) -> None:
     if result is not False:
         p.fail(
             f"One of the three seats was taken, yet addTickets returned {result!r}; a group is all or nothing.",
-            GROUP_BOOKING.hints[1],
+            "A group is all or nothing: look at what each reservation answered, not only that they all answered.",
         )
     entries = p.journal()
     released = released_seats(entries)
@@ -73,7 +74,7 @@ def _group_one_taken(p: Probe) -> None:
         p.fail(
             f"One seat was taken and addTickets returned False, but it did not release {p.named(kept)}: they "
             "stay RESERVED for nobody.",
-            "For each seat you did reserve: ctx.object_send(unreserve, key=seat, arg=None).",
+            "When the group fails, the seats this call did reserve must be free again.",
         )
     await_messages(p, entries, "unreserve", "addTickets sent unreserve")
     if unavailable(p, free) or seat_status(p, taken) != "RESERVED":
@@ -108,20 +109,23 @@ GROUP_BOOKING = Exercise(
     skeleton="""\
 @cart.handler("addTickets")
 async def add_tickets(ctx: ObjectContext, ticket_ids: list[str]) -> bool:
-    # TODO: start one TicketObject/reserve call per seat without awaiting it, then wait for all
-    #   of them together (restate.gather). If every seat was reserved, keep them all in the cart
-    #   (keep_in_cart) and return True. Otherwise release the seats you did get
-    #   (TicketObject/unreserve), keep nothing and return False.
+    # TODO: reserve all of ticket_ids for this cart, or none of them. No reservation may wait
+    #   for the answer of another: a group of ten seats costs about one round trip, not ten.
+    #   All reserved: keep them in the cart (keep_in_cart, which also schedules their expiry)
+    #   and return True. Any seat taken: the seats this call did reserve are free again (a seat
+    #   another cart holds stays untouched), the cart keeps nothing new, and it returns False.
     return False
 """,
     hints=(
         (
-            "ctx.object_call(...) without await gives a durable future: build a list of them first, so all "
-            "the reservations are on their way at once, then await restate.gather(*futures)."
+            "The seats are separate objects, so no reservation needs to wait for another: send them all, "
+            "then wait for all the answers. All yes: the cart keeps the seats. Any no: give back the ones "
+            "this call got, and only those."
         ),
         (
-            "restate.gather returns the futures, not their results; await each one again (it is done "
-            "already) to get its True or False."
+            "ctx.object_call(...) without await is a durable future. await restate.gather(*futures) waits for "
+            "all of them and returns the futures, not their results: await each one again (it is done) for its "
+            "True or False. keep_in_cart(ctx, seats) keeps seats; ctx.object_send(unreserve, ...) releases one."
         ),
         (
             "reserved = [seat for seat, f in zip(ticket_ids, futures) if await f]; if some are missing: "

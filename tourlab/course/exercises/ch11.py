@@ -115,8 +115,7 @@ def _judge_orders(p: Probe, placed: _Orders, charged: dict[str, int]) -> None:
         p.fail(
             f"{len(keys)} orders got only {len(set(keys))} different payment keys. The provider charges a key "
             "once, so the orders with a repeated key were never paid for.",
-            "A payment key must be the same on every attempt of one order, and different for every order: "
-            "str(ctx.uuid()) is both (it is seeded by the invocation id).",
+            "A payment key must be the same on every attempt of one order, and different for every order.",
         )
     p.ok("every order has a payment key of its own")
     for number, order, receipt in placed.receipts:
@@ -125,14 +124,16 @@ def _judge_orders(p: Probe, placed: _Orders, charged: dict[str, int]) -> None:
             p.fail(
                 f"The receipt of order {number} carries the payment key {key}, but the provider was never charged "
                 "with that key: the payment step ran with another key, drawn by an earlier attempt.",
-                "uuid.uuid4() draws a new key on every attempt; the payment step keeps the key of the attempt "
-                "that ran it. Take the key from the context: str(ctx.uuid()).",
+                "The key was made again when Restate replayed handle: a value made outside the context (a fresh "
+                "id, a clock reading, a random number) differs on every attempt, while the payment step keeps "
+                "the key of the attempt that ran it. Make the key so that every attempt of one order gets the "
+                "same one.",
             )
         if charged[key] != amount:
             p.fail(
                 f"The receipt of order {number} says {amount}, but the provider charged {charged[key]} for its key.",
-                "The amount on the receipt and the amount charged must come from the same decision: draw the "
-                "discount once per invocation (ctx.random()).",
+                "The amount on the receipt and the amount charged must come from the same decision: one that is "
+                "the same on every attempt of the order.",
             )
         full = len(order["tickets"]) * _TICKET_PRICE
         if amount not in (full, full * 8 // 10):
@@ -142,7 +143,8 @@ def _judge_orders(p: Probe, placed: _Orders, charged: dict[str, int]) -> None:
     if len(discounted) < 2:
         p.fail(
             f"All {REPLAY_ORDERS} orders got the same discount decision: the draw is no longer random.",
-            "Keep the chance: if ctx.random().random() < DISCOUNT_CHANCE: ...",
+            "The discount is a chance, not a rule: keep the draw, made so that it is the same on every "
+            "attempt of one order.",
         )
     p.ok("some orders got the discount and some did not")
 
@@ -178,8 +180,9 @@ async def handle(ctx: Context, order: Order) -> Receipt:
             "new value each time they run, and for branches that depend on them."
         ),
         (
-            "uuid.uuid4() and random.random() are the culprits. The context has versions seeded by the "
-            "invocation id: the same on every attempt, different for every order."
+            "The context has versions seeded by the invocation id, the same on every attempt and different for "
+            "every order: ctx.uuid() for an id, ctx.random() for a draw (a ctx.run_typed step that returns the "
+            "value works too: its result is journaled)."
         ),
         "payment_key = str(ctx.uuid())  and  if ctx.random().random() < DISCOUNT_CHANCE: ...",
     ),

@@ -153,8 +153,8 @@ class Probe:
         if sleeping:
             self.fail(
                 f"{what} is sleeping ({sleeping[0]}), so it cannot finish while the check waits; the check stopped it.",
-                "Nothing in this exercise needs ctx.sleep: a delayed message (send_delay=...) does the waiting "
-                "without blocking the object.",
+                "A handler that sleeps holds its object's key, so nothing else runs for that key meanwhile: "
+                "let a delayed message do the waiting instead.",
             )
         if not polled.ok:
             status = seen.status or "unknown"
