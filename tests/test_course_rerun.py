@@ -67,6 +67,7 @@ def test_run_all_reaches_the_last_cell_after_editor_solutions_comments_and_typos
 ) -> None:
     monkeypatch.setenv("TOURLAB_WORKSPACE", str(tmp_path / "workspace"))
     monkeypatch.setenv("TOURLAB_PROGRESS", str(tmp_path / "progress.json"))
+    monkeypatch.setenv("TOURLAB_NONINTERACTIVE", "1")  # nobody clicks: the click cells act in code at once
     monkeypatch.delenv("TOUR_RESERVATION_SECONDS", raising=False)
     source = nbformat.read(PROJECT_ROOT / "notebooks" / f"{spec.notebook}.ipynb", as_version=4)
     code = [cell for cell in source.cells if cell.cell_type == "code"]

@@ -15,6 +15,8 @@ from tourlab import ImageBuildError, ImageUnavailableError, LabError, ServerNotI
 from tourlab._config import PROJECT_ROOT
 from tourlab._runtimes import images
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def failing_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -51,8 +53,6 @@ def test_build_images_py_loads_images_py_and_its_errors_without_tourlab(tmp_path
     """The script's interpreter may lack tourlab's dependencies: images.py then loads its two modules by path."""
     script = f"""
 import importlib.util, pathlib, sys
-
-pytestmark = pytest.mark.unit
 sys.modules["tourlab"] = None  # not importable, as under a bare python3
 spec = importlib.util.spec_from_file_location("tourlab_images", {str(PROJECT_ROOT / "tourlab/_runtimes/images.py")!r})
 shared = importlib.util.module_from_spec(spec)

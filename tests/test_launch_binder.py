@@ -32,7 +32,7 @@ ROOT = _config.PROJECT_ROOT
 BINDER = ROOT / "binder"
 NOTEBOOK = "notebooks/00_getting_started.ipynb"
 #: What the copy needs: the build scripts, the lab, the tour app and the pinned versions.
-COPIED = ["binder", "tourlab", "tour", "package.json", "package-lock.json", "requirements.txt"]
+COPIED = ["binder", "tourlab", "tour", "package.json", "package-lock.json", "requirements.txt", "hypercorn-config.toml"]
 
 
 def requirement_lines(path: Path) -> list[str]:

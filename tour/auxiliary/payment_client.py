@@ -20,7 +20,9 @@ import threading
 from dataclasses import dataclass
 
 _lock = threading.Lock()
-_failures_per_key = 2
+#: How many times flaky_call fails for each key before it charges (set_failures_per_key changes it).
+_DEFAULT_FAILURES_PER_KEY = 2
+_failures_per_key = _DEFAULT_FAILURES_PER_KEY
 _failed_so_far: dict[str, int] = {}
 _declined_users: set[str] = set()
 _declining = False
@@ -216,13 +218,14 @@ def refunds() -> list[Refund]:
 
 
 def reset() -> None:
-    """Forget all recorded charges and refunds, failure counts, outages, declined users and lost answers."""
-    global _charge_outage, _refund_outage, _declining, _lost_answers
+    """Forget all recorded charges and refunds, failures and their settings, outages, declined users, lost answers."""
+    global _charge_outage, _refund_outage, _declining, _lost_answers, _failures_per_key
     _answers_released.set()
     with _lock:
         _lost_answers = 0
         ledger.clear()
         _failed_so_far.clear()
+        _failures_per_key = _DEFAULT_FAILURES_PER_KEY
         _declined_users.clear()
         _charge_outage = 0
         _refund_outage = 0
