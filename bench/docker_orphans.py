@@ -98,13 +98,15 @@ def kill_kernels(kernels: int = 10, *, timeout: float = 60.0, start_timeout: flo
         starting_count = kernels // 2
         processes: list[subprocess.Popen[str]] = []
         try:
-            ready = [_spawn(env) for _ in range(kernels - starting_count)]
+            ready = [_spawn(env, Path(home) / f"kernel-{n}.err") for n in range(kernels - starting_count)]
             processes += ready
-            for process in ready:
+            for number, process in enumerate(ready):
                 line = process.stdout.readline() if process.stdout else ""
                 if not line.startswith("ready"):
-                    raise RuntimeError(f"a kernel did not get ready: {line!r} (exit code {process.poll()})")
-            starting = [_spawn(env) for _ in range(starting_count)]
+                    process.wait()
+                    said = (Path(home) / f"kernel-{number}.err").read_text()[-3000:]
+                    raise RuntimeError(f"a kernel did not get ready (exit code {process.returncode}):\n{said}")
+            starting = [_spawn(env, Path(home) / f"starting-{n}.err") for n in range(starting_count)]
             processes += starting
             pids = [process.pid for process in processes]
             # Kill the starting ones a little after their reaper appears: a container create may be in flight.
@@ -135,16 +137,18 @@ def kill_kernels(kernels: int = 10, *, timeout: float = 60.0, start_timeout: flo
                     process.wait()
 
 
-def _spawn(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", KERNEL],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,  # like a Jupyter kernel: killed as a process group
-    )
+def _spawn(env: dict[str, str], errors: Path) -> subprocess.Popen[str]:
+    """A kernel whose stderr goes to `errors` (read back when it fails to get ready)."""
+    with errors.open("w") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-c", KERNEL],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,  # like a Jupyter kernel: killed as a process group
+        )
 
 
 def main() -> None:

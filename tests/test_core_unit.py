@@ -324,3 +324,26 @@ def test_failures_read_as_the_exception_or_the_mismatch():
     assert mismatch.failure == (
         "Journal mismatch: the journal has 'run' (index 1), this attempt does 'call' (the code took another path)"
     )
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the clock-tick mark is read from /proc")
+def test_a_kernel_stays_alive_to_the_sweepers_when_the_wall_clock_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The start-up sweeps (data dirs, Docker containers) keep what a live kernel owns: its start mark
+    # must not move when NTP or a resumed VM steps the clock (psutil's create_time would).
+    import os
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tourlab._process import start_mark, still_running
+
+    mark = start_mark(os.getpid())
+    monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: time.time() - 5.0)  # type: ignore[attr-defined]
+    assert start_mark(os.getpid()) == mark
+    assert still_running(os.getpid(), mark)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child_mark = start_mark(child.pid)
+    child.wait()
+    assert child_mark not in (None, mark)
+    assert not still_running(child.pid, child_mark)

@@ -20,7 +20,7 @@ from support import eventually
 from tourlab import RestateUnreachableError, ServerNotInstalledError
 from tourlab._client import AdminIngressClient
 from tourlab._config import CLI_PACKAGE, PROJECT_ROOT, SERVER_PACKAGE, cli_binary, npm_binary, server_binary
-from tourlab._process import pid_alive
+from tourlab._process import pid_alive, start_mark
 from tourlab._runtimes import EmbeddedRestate, images
 from tourlab._runtimes.embedded import clean_stale_data_dirs
 
@@ -82,10 +82,7 @@ def test_stale_data_dirs_of_dead_owners_are_removed(tmp_path: Path):
     broken.mkdir()
     alive = tmp_path / "alive"
     alive.mkdir()
-    import psutil
-
-    me = psutil.Process()
-    (alive / "owner.json").write_text(json.dumps({"pid": me.pid, "started": me.create_time()}))
+    (alive / "owner.json").write_text(json.dumps({"pid": os.getpid(), "started": start_mark(os.getpid())}))
 
     removed = clean_stale_data_dirs(tmp_path)
 

@@ -90,3 +90,28 @@ def pid_alive(pid: int) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def start_mark(pid: int) -> str | None:
+    """When process `pid` started, as a mark that changes only if the pid is reused (None: no such process).
+
+    On Linux it is the kernel's count of clock ticks from boot to the start: psutil's ``create_time``
+    adds the boot time read from the wall clock, so a clock step (NTP, a resumed VM) changes it and a
+    live owner would look gone.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return "ticks:" + stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        pass
+    import psutil
+
+    try:
+        return f"{psutil.Process(pid).create_time():.3f}"
+    except psutil.Error:
+        return None
+
+
+def still_running(pid: int, mark: object) -> bool:
+    """Whether `pid` is alive and is still the process that `mark` (from ``start_mark``) was taken of."""
+    return pid_alive(pid) and start_mark(pid) == mark

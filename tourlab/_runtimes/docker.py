@@ -36,6 +36,7 @@ import psutil
 from tourlab import _config
 from tourlab._errors import LabError, ServerStartError
 from tourlab._ports import free_port
+from tourlab._process import start_mark, still_running
 from tourlab._runtimes import images
 from tourlab._runtimes._readiness import wait_until_ready
 
@@ -164,20 +165,13 @@ def host_identity() -> str:
         return socket.gethostname()
 
 
-def _started_at(pid: int) -> str | None:
-    try:
-        return f"{psutil.Process(pid).create_time():.3f}"
-    except psutil.Error:
-        return None
-
-
 def owner_labels() -> dict[str, str]:
     """Labels naming this process as the container's owner (for the start-up sweep)."""
     pid = os.getpid()
     return {
         RUNTIME_LABEL: "docker",
         OWNER_PID_LABEL: str(pid),
-        OWNER_STARTED_LABEL: _started_at(pid) or "",
+        OWNER_STARTED_LABEL: start_mark(pid) or "",
         OWNER_HOST_LABEL: host_identity(),
     }
 
@@ -215,7 +209,7 @@ def sweep_orphans(client: Any) -> list[str]:
             pid = int(labels.get(OWNER_PID_LABEL, ""))
         except ValueError:
             continue
-        if _started_at(pid) == labels.get(OWNER_STARTED_LABEL):
+        if still_running(pid, labels.get(OWNER_STARTED_LABEL)):
             continue  # its kernel still runs
         with contextlib.suppress(APIError):  # another lab may be removing it right now
             container.remove(force=True, v=True)

@@ -10,12 +10,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from tourlab import _config
 from tourlab._errors import ServerNotInstalledError, ServerStartError
 from tourlab._ports import free_port
-from tourlab._process import pid_alive, spawn_owned, terminate
+from tourlab._process import spawn_owned, start_mark, still_running, terminate
 from tourlab._runtimes._readiness import wait_until_ready
 
 _OWNER_FILE = "owner.json"
@@ -36,13 +34,6 @@ class ServerPorts:
         return cls(ingress=free_port(), admin=free_port(), fabric=free_port())
 
 
-def _process_start_time(pid: int) -> float | None:
-    try:
-        return float(psutil.Process(pid).create_time())
-    except psutil.Error:
-        return None
-
-
 def clean_stale_data_dirs(run_dir: Path = _config.RUN_DIR) -> list[Path]:
     """Delete data dirs whose owning process is gone; returns what was removed."""
     removed: list[Path] = []
@@ -51,7 +42,7 @@ def clean_stale_data_dirs(run_dir: Path = _config.RUN_DIR) -> list[Path]:
     for data_dir in run_dir.iterdir():
         try:
             owner = json.loads((data_dir / _OWNER_FILE).read_text())
-            alive = pid_alive(owner["pid"]) and _process_start_time(owner["pid"]) == owner["started"]
+            alive = still_running(owner["pid"], owner["started"])
         except (OSError, ValueError, KeyError, TypeError):
             alive = False
         if not alive:
@@ -116,7 +107,7 @@ class EmbeddedRestate:
         """Start the server (on fresh ports if the chosen ones were taken) and wait until healthy."""
         clean_stale_data_dirs()
         (self.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        started = _process_start_time(os.getpid())
+        started = start_mark(os.getpid())
         (self.data_dir / _OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "started": started}))
         for attempt in range(3):
             try:
