@@ -10,8 +10,6 @@ hint must contain).
 
 from __future__ import annotations
 
-import configparser
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +19,8 @@ from support import exercise_section
 
 from tour.auxiliary import payment_client
 from tourlab import Lab, poll
-from tourlab.course import EXERCISES, run_check
-from tourlab.course.exercises import Probe, error_hint
+from tourlab.course import EXERCISES
+from tourlab.course.exercises import error_hint
 
 SOLUTIONS = Path(__file__).parent / "solutions"
 #: The workspace each exercise's candidates go into: the code its declaration starts from.
@@ -211,24 +209,3 @@ def test_the_payment_provider_can_be_switched_to_decline() -> None:
         payment_client.decline_payments(False)
     assert asyncio.run(payment_client.call("switch-test", 40)) is True
     assert [c.succeeded for c in payment_client.charges("switch-test")] == [False, True]
-
-
-def test_the_keys_of_every_check_are_hidden_by_the_notebook_sanitizer(
-    course_lab: Lab, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = configparser.ConfigParser()
-    config.read(Path(__file__).parent.parent / "notebooks" / "sanitize.cfg")
-    pattern = re.compile(config["check_key"]["regex"])
-    keys: list[str] = []
-    original = Probe.key
-
-    def recording(probe: Probe, name: str) -> str:
-        keys.append(original(probe, name))
-        return keys[-1]
-
-    monkeypatch.setattr(Probe, "key", recording)
-    for exercise_id, exercise in EXERCISES.items():
-        course_lab.load(exercise.solution_from)
-        assert run_check(exercise_id, course_lab).ok
-    assert keys
-    assert [key for key in keys if not pattern.fullmatch(key)] == []

@@ -165,7 +165,7 @@ def test_find_server_takes_the_env_var_and_skips_the_npm_shim(monkeypatch: pytes
 
 def _run_examples(app: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SHOP_APP": app}
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n0", EXAMPLES]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:nbval", "-q", "-n0", EXAMPLES]
     return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
