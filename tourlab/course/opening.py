@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tour.auxiliary import email_client, payment_client
+from tour.auxiliary import email_client, payment_client, payment_provider
 from tourlab import Lab
 from tourlab.course import magic
 from tourlab.course.cells import course_cells
@@ -58,6 +58,7 @@ def open_section(
             workspace.remember_good()
     payment_client.reset()
     email_client.reset()
+    payment_provider.reset()  # a re-run starts without the last run's requests, answers and pending replies
     section = Section(spec, lab, workspace)
     section.created = created
     section.problem = problem
