@@ -17,16 +17,16 @@ from tourlab._config import PROJECT_ROOT
 #: first keeps one worker from finishing a long file alone at the end. A file missing here only
 #: starts later; nothing else depends on this list.
 LONGEST_FIRST = (
-    "tests/test_course_rerun.py",  # 437 s
-    "tests/test_docker_notebooks.py",  # 196 s
-    "tests/test_grader.py",  # 153 s
-    "tests/test_hub.py",  # 103 s
-    "tests/test_browser.py",  # 86 s
-    "tests/test_course_exercises.py",  # 75 s
-    "tests/test_browser_beyond.py",  # 73 s
-    "notebooks/13_testing.ipynb",  # 52 s
-    "tests/test_tour_testing.py",  # 46 s
-    "notebooks/12_versioning.ipynb",  # 38 s
+    "tests/test_course_rerun.py",  # 409 s
+    "tests/test_docker_notebooks.py",  # 174 s
+    "tests/test_grader.py",  # 135 s
+    "tests/test_hub.py",  # 97 s
+    "tests/test_browser.py",  # 95 s
+    "tests/test_course_exercises.py",  # 89 s
+    "tests/test_browser_beyond.py",  # 77 s
+    "notebooks/13_testing.ipynb",  # 40 s
+    "notebooks/12_versioning.ipynb",  # 37 s
+    "tests/test_tour_testing.py",  # 31 s
 )
 
 
