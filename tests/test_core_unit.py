@@ -347,3 +347,61 @@ def test_a_kernel_stays_alive_to_the_sweepers_when_the_wall_clock_steps(monkeypa
     child.wait()
     assert child_mark not in (None, mark)
     assert not still_running(child.pid, child_mark)
+
+
+@pytest.fixture
+def port_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import tourlab._ports
+
+    monkeypatch.setattr(tourlab._ports, "REGISTRY", tmp_path / "ports.json")
+    return tmp_path / "ports.json"
+
+
+def test_free_ports_are_outside_the_ephemeral_range_and_reserved_across_processes(port_registry: Path) -> None:
+    # Jupyter picks kernel ports with bind(0), inside the ephemeral range; ours never land there, and
+    # a port handed to one process (a test worker, a kernel) is not handed to another while reserved.
+    import json
+    import subprocess
+    import sys
+
+    from tourlab._ports import candidate_ports, ephemeral_range, free_port
+
+    low, high = ephemeral_range()
+    mine = free_port()
+    assert mine in candidate_ports()
+    assert not low <= mine <= high
+    script = (
+        "import json, sys, tourlab._ports as p; from pathlib import Path; p.REGISTRY = Path(sys.argv[1]); "
+        "print(json.dumps([p.free_port() for _ in range(200)]))"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", script, str(port_registry)], capture_output=True, text=True, check=True
+    )
+    theirs = json.loads(other.stdout)
+    assert len(set(theirs)) == 200
+    assert mine not in theirs
+    assert set(json.loads(port_registry.read_text())) == {str(port) for port in [mine, *theirs]}
+
+
+def test_a_reserved_or_bound_port_is_skipped_and_an_expired_reservation_dropped(
+    port_registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import random
+    import socket
+
+    from tourlab._ports import bind_listener, candidate_ports, ephemeral_range, free_port
+
+    first, second, third, *_ = list(candidate_ports())[100:110]
+    monkeypatch.setattr(random, "sample", lambda population, k: [first, second, third])
+    port_registry.write_text(json.dumps({str(first): time.time() + 60, "1": time.time() - 1}))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", second))
+        assert free_port() == third
+        assert set(json.loads(port_registry.read_text())) == {str(first), str(third)}  # "1" had expired
+
+    listener = bind_listener("127.0.0.1", 0)  # first and third reserved: the only one left is second
+    with listener:
+        assert listener.getsockname()[1] == second
+    low, high = ephemeral_range()
+    assert low <= free_port() <= high  # all three reserved now: the system picks one, as before

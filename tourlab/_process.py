@@ -9,13 +9,14 @@ process does the same by polling the owner.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -115,3 +116,21 @@ def start_mark(pid: int) -> str | None:
 def still_running(pid: int, mark: object) -> bool:
     """Whether `pid` is alive and is still the process that `mark` (from ``start_mark``) was taken of."""
     return pid_alive(pid) and start_mark(pid) == mark
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[IO[str]]:
+    """`path` open for reading and writing (created if missing), locked against this user's other processes.
+
+    Without ``fcntl`` (Windows) nothing is locked: callers must tolerate a rare duplicate.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as file:
+        try:
+            import fcntl
+        except ImportError:
+            yield file
+            return
+        fcntl.flock(file, fcntl.LOCK_EX)
+        file.seek(0)
+        yield file

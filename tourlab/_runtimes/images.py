@@ -42,9 +42,9 @@ def _core(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
-    from tourlab import _config, _errors
+    from tourlab import _config, _errors, _process
 else:
-    _config, _errors = _core("_config"), _core("_errors")
+    _config, _errors, _process = _core("_config"), _core("_errors"), _core("_process")
 
 LOCAL = "tourlab-local"
 LABEL = "org.restate-tour-lab"
@@ -145,15 +145,8 @@ def docker_build(stand_in: StandIn, dockerfile: Path, context: Path, *args: str,
 @contextlib.contextmanager
 def build_lock(root: Path) -> Iterator[None]:
     """Held while images are pulled or built, so parallel kernels and scripts build each one once."""
-    path = root / ".tourlab" / "build_images.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: no lock; a second build of the same recipe is only wasted time
-        yield
-        return
-    with path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    # Not locked on Windows: a second build of the same recipe only wastes time.
+    with _process.locked(root / ".tourlab" / "build_images.lock"):
         yield
 
 
