@@ -128,22 +128,15 @@ class RecordedRestate:
         one = re.search(r"FROM sys_invocation WHERE id = '([^']+)'", sql)
         if one:
             return [row for row in self.invocations if row["id"] == one.group(1)]
-        if "FROM sys_invocation_status WHERE status = 'scheduled'" in sql:
-            return [row for row in self.invocations if row["status"] == "scheduled"]
-        if "FROM sys_invocation " in sql:
-            return sorted(self.invocations, key=lambda row: row.get("created_at", ""), reverse=True)
-        journal = re.search(r"FROM sys_journal WHERE id = '([^']+)'(?: AND \(index = (\d+)\))?", sql)
+        if "FROM sys_invocation_status WHERE status <> 'completed'" in sql:  # the timers' unfinished ones
+            return [_base_table(row) for row in self.invocations if row["status"] != "completed"]
+        if "FROM sys_invocation_status " in sql:  # the recent ones, from the base table
+            newest = sorted(self.invocations, key=lambda row: row.get("created_at", ""), reverse=True)
+            return [_base_table(row) for row in newest]
+        journal = re.search(r"FROM sys_journal WHERE id = '([^']+)'(?: AND \((.*)\))?$", sql)
         if journal:
             entries = [{**entry, "id": journal.group(1)} for entry in self.journals.get(journal.group(1), [])]
-            return [entry for entry in entries if journal.group(2) is None or entry["index"] == int(journal.group(2))]
-        if "FROM sys_journal j JOIN sys_invocation_status s" in sql:  # the sleeps of unfinished invocations
-            open_ids = {row["id"]: row["target"] for row in self.invocations if row["status"] != "completed"}
-            return [
-                {**entry, "id": inv_id, "target": target}
-                for inv_id, target in open_ids.items()
-                for entry in self.journals.get(inv_id, [])
-                if entry["entry_type"] == "Command: Sleep"
-            ]
+            return [entry for entry in entries if _journal_row_selected(entry, journal.group(2))]
         if "FROM state" in sql:
             services = set(re.findall(r"service_name = '([^']+)'", sql))
             keys = set(re.findall(r"service_key = '([^']+)'", sql))
@@ -153,6 +146,23 @@ class RecordedRestate:
                 if row["service_name"] in services and (not keys or row["service_key"] in keys)
             ]
         raise AssertionError(f"no recording answers {sql!r}")
+
+
+def _base_table(row: dict[str, Any]) -> dict[str, Any]:
+    """A recorded ``sys_invocation`` row as ``sys_invocation_status`` has it: without the in-flight columns."""
+    base = {k: v for k, v in row.items() if k not in ("retry_count", "last_failure")}
+    return {**base, "status": "running" if row["status"] == "backing-off" else row["status"]}
+
+
+def _journal_row_selected(entry: dict[str, Any], condition: str | None) -> bool:
+    """Whether the journal query's condition (None: all rows) selects this recorded entry."""
+    if condition is None:
+        return True
+    if condition == "index = 0":
+        return int(entry["index"]) == 0
+    if "Command: Sleep" in condition:
+        return entry["entry_type"] == "Command: Sleep" or entry["entry_type"].startswith("Notification")
+    raise AssertionError(f"no recording answers the journal condition {condition!r}")
 
 
 # -- Docker ------------------------------------------------------------------------------------------

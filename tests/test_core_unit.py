@@ -140,11 +140,23 @@ def test_invocations_state_and_timers_are_read_from_rows():
 def test_the_input_of_a_delayed_call_is_read_once():
     rec = restate()
     api = client(rec)
-    first = api.delayed_calls()
-    again = api.delayed_calls()
+    first = api.timers()
+    again = api.timers()
     assert first == again
     assert first[0].argument == DELAYED_INPUT
     assert sum("FROM sys_journal" in query for query in rec.queries()) == 1
+    assert len(rec.queries()) == 3  # the unfinished invocations twice, the input once
+
+
+def test_a_cart_and_every_ticket_are_one_query():
+    rec = restate()
+    api = client(rec)
+    assert api.states([("CartObject", CART), ("CartObject", "Nobody")], services=("TicketObject",)) == {
+        ("CartObject", CART): {"tickets": [SEAT]},
+        ("CartObject", "Nobody"): {},
+        ("TicketObject", SEAT): {"status": "RESERVED"},
+    }
+    assert len(rec.queries()) == 1
 
 
 def test_sql_text_is_quoted():

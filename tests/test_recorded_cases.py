@@ -94,6 +94,9 @@ def test_a_backing_off_step_is_a_transient_failure_of_the_invocation_itself():
     stuck = why_stuck(api, invocation)
     assert stuck is not None
     assert (stuck.relation, stuck.transient) == ("itself", True)
+    # Listed from the base table, which says "running": the list reads it again from the view.
+    [listed] = [inv for inv in api.invocations() if inv.id == invocation.id]
+    assert listed == invocation
 
 
 def test_a_journal_mismatch_names_the_entry_the_new_code_did_not_replay():

@@ -186,6 +186,29 @@ def test_the_receiver_answers_otlp_export_calls():
     assert not receiver.running
 
 
+def test_an_export_while_python_exits_is_dropped_without_a_traceback(monkeypatch: pytest.MonkeyPatch):
+    # Python stops every thread pool before the lab's exit handler stops Restate, which may still export.
+    import concurrent.futures.thread
+    import threading
+
+    receiver = TraceReceiver()
+    receiver.start()
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    try:
+        monkeypatch.setattr(concurrent.futures.thread, "_shutdown", True)
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{receiver.port}") as channel,
+            pytest.raises(grpc.RpcError),  # no answer: the span is dropped
+        ):
+            trace_service_pb2_grpc.TraceServiceStub(channel).Export(_request(TRACE, SHAPE), timeout=1)
+    finally:
+        monkeypatch.setattr(concurrent.futures.thread, "_shutdown", False)
+        receiver.stop()
+    assert raised == []
+    assert receiver.store.spans(TRACE.hex()) == []
+
+
 def test_a_receiver_port_taken_in_the_meantime_says_so():
     """The port is picked (and given to Restate) before the receiver binds it; another program may take it first."""
     with socket.socket() as squatter:

@@ -53,6 +53,14 @@ _INVOCATION_COLUMNS = (
     "completion_failure, created_at, scheduled_at, scheduled_start_at, invoked_by, invoked_by_id, "
     "invoked_by_target, suspended_waiting_for_signals"
 )
+#: Minus the in-flight columns: the base table answers these at a third of the cost of the view.
+_STATUS_COLUMNS = _INVOCATION_COLUMNS.replace("retry_count, last_failure, ", "")
+#: Statuses in which an invocation is never in flight: the base table says all there is about them.
+_NEVER_IN_FLIGHT = ("completed", "scheduled")
+_UNFINISHED_LIMIT = 100  # the unfinished invocations that timers() looks at
+_STATE_SELECT = "SELECT service_name, service_key, key, value_utf8 FROM state"
+#: The journal rows that say when a sleep fires and whether it has.
+_SLEEP_ROWS = "entry_type = 'Command: Sleep' OR entry_type LIKE 'Notification%'"
 _JOURNAL_COLUMNS = "id, index, entry_type, name, entry_lite_json, entry_json, appended_at"
 #: What the ingress answers for the output of an invocation that has not finished yet.
 NOT_READY = 470
@@ -263,65 +271,72 @@ class AdminIngressClient:
         return Invocation.from_row(rows[0]) if rows else None
 
     def invocations(self, *, target: str | None = None, limit: int = 20) -> list[Invocation]:
-        """The most recent invocations, newest first, optionally of one target prefix."""
+        """The most recent invocations, newest first, optionally of one target prefix.
+
+        Listed from the base table; the ones that may be in flight are read again from the view
+        (retries, last failure), so a list of finished ones costs one cheap query.
+        """
         where = f"WHERE target LIKE {sql_text(target + '%')}" if target else ""
         rows = self.query(
-            f"SELECT {_INVOCATION_COLUMNS} FROM sys_invocation {where} ORDER BY created_at DESC LIMIT {int(limit)}"
+            f"SELECT {_STATUS_COLUMNS} FROM sys_invocation_status {where} ORDER BY created_at DESC LIMIT {int(limit)}"
         )
-        return [Invocation.from_row(row) for row in rows]
+        live = [row["id"] for row in rows if row["status"] not in _NEVER_IN_FLIGHT]
+        full = {row["id"]: row for row in self._per_id("sys_invocation", _INVOCATION_COLUMNS, dict.fromkeys(live, ""))}
+        return [Invocation.from_row(full.get(row["id"], row)) for row in rows]
 
     def journal(self, invocation_id: str) -> list[JournalEntry]:
         """The journal of an invocation, in order."""
         return self.journals([invocation_id])[invocation_id]
 
-    def journals(self, invocation_ids: list[str], *, where: str = "") -> dict[str, list[JournalEntry]]:
-        """The journals of several invocations (optionally only the rows `where` selects), in one query."""
-        grouped: dict[str, list[dict[str, Any]]] = {invocation_id: [] for invocation_id in invocation_ids}
-        for row in self._per_id("sys_journal", _JOURNAL_COLUMNS, invocation_ids, where=where):
+    def journals(self, invocation_ids: list[str] | dict[str, str], *, where: str = "") -> dict[str, list[JournalEntry]]:
+        """The journals of several invocations, in one query: all rows, the rows `where` selects, or
+        (`invocation_ids` a dict) the rows each id's own condition selects."""
+        wanted = invocation_ids if isinstance(invocation_ids, dict) else dict.fromkeys(invocation_ids, where)
+        grouped: dict[str, list[dict[str, Any]]] = {invocation_id: [] for invocation_id in wanted}
+        for row in self._per_id("sys_journal", _JOURNAL_COLUMNS, wanted):
             grouped[row["id"]].append(row)
         return {invocation_id: parse_journal(rows) for invocation_id, rows in grouped.items()}
 
-    def _per_id(self, table: str, columns: str, ids: list[str], *, where: str = "") -> list[dict[str, Any]]:
-        """Rows of `table` for each id, ordered by id then index.
+    def _per_id(self, table: str, columns: str, wanted: dict[str, str]) -> list[dict[str, Any]]:
+        """Rows of `table` for each id that its condition ('' for all) selects, ordered by id then index.
 
         One SELECT per id joined with UNION ALL: Restate answers ``id = ...`` from the invocation's
         partition at once, while ``id IN (...)`` makes it scan (tens of ms for a handful of ids).
         """
-        if not ids:
+        selects = [
+            f"SELECT {columns} FROM {table} WHERE id = {sql_text(one)}" + (f" AND ({where})" if where else "")
+            for one, where in sorted(wanted.items())
+        ]
+        if not selects:
             return []
-        extra = f" AND ({where})" if where else ""
-        selects = [f"SELECT {columns} FROM {table} WHERE id = {sql_text(one)}{extra}" for one in sorted(set(ids))]
         return sorted(self.query(" UNION ALL ".join(selects)), key=lambda row: (row["id"], row.get("index", 0)))
 
     def state(self, service: str, key: str) -> dict[str, Any]:
         """The K/V state of one Virtual Object key, values decoded from JSON where possible."""
         return self.states([(service, key)]).get((service, key), {})
 
-    def states(self, objects: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """The K/V state of several (service, key) objects, read in one query."""
-        if not objects:
+    def states(
+        self, objects: list[tuple[str, str]], *, services: tuple[str, ...] = ()
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """The K/V state of several (service, key) objects and of every key of `services`, in one query.
+
+        Every object asked for is in the answer (``{}``: no state); a key of `services` only if it has state.
+        """
+        selects = [  # one SELECT per object: see _per_id
+            f"{_STATE_SELECT} WHERE service_name = {sql_text(service)} AND service_key = {sql_text(key)}"
+            for service, key in objects
+        ] + [f"{_STATE_SELECT} WHERE service_name = {sql_text(service)}" for service in services]
+        if not selects:
             return {}
-        rows = self.query(
-            " UNION ALL ".join(  # one SELECT per object: see _per_id
-                "SELECT service_name, service_key, key, value_utf8 FROM state "
-                f"WHERE service_name = {sql_text(service)} AND service_key = {sql_text(key)}"
-                for service, key in objects
-            )
-        )
         found: dict[tuple[str, str], dict[str, Any]] = {obj: {} for obj in objects}
-        for row in rows:
-            found[(row["service_name"], row["service_key"])][row["key"]] = decode_value(row.get("value_utf8"))
+        for row in sorted(self.query(" UNION ALL ".join(selects)), key=lambda row: row["key"]):
+            value = decode_value(row.get("value_utf8"))
+            found.setdefault((row["service_name"], row["service_key"]), {})[row["key"]] = value
         return found
 
     def service_state(self, service: str) -> dict[str, dict[str, Any]]:
         """The K/V state of every key of a Virtual Object (or workflow), by key."""
-        rows = self.query(
-            f"SELECT service_key, key, value_utf8 FROM state WHERE service_name = {sql_text(service)} ORDER BY key"
-        )
-        found: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            found.setdefault(row["service_key"], {})[row["key"]] = decode_value(row.get("value_utf8"))
-        return found
+        return {key: state for (_service, key), state in self.states([], services=(service,)).items()}
 
     def set_state(self, service: str, key: str, values: dict[str, Any]) -> None:
         """Replace the K/V state of one Virtual Object key (what ``restate kv edit`` does)."""
@@ -337,39 +352,29 @@ class AdminIngressClient:
             )
 
     def timers(self) -> list[Timer]:
-        """Delayed calls waiting to start and sleeps waiting to wake up, soonest first."""
-        return sorted([*self.delayed_calls(), *self.sleeps()], key=lambda timer: timer.fires_at or 0)
+        """Delayed calls waiting to start and sleeps waiting to wake up, soonest first.
 
-    def delayed_calls(self) -> list[Timer]:
-        """Invocations sent with a delay that have not started yet."""
-        # sys_invocation is a view joining sys_invocation_status with the in-flight state; a scheduled
-        # invocation is never in flight, so the base table answers alike at half the cost.
-        scheduled = self.query(
-            "SELECT id, target, scheduled_at, scheduled_start_at, invoked_by, invoked_by_target "
-            "FROM sys_invocation_status WHERE status = 'scheduled' LIMIT 50"
+        One query lists the unfinished invocations: the scheduled ones are the delayed calls; the
+        journals of the others (if any) are read for their ``ctx.sleep`` entries.
+        """
+        unfinished = self.query(
+            "SELECT id, target, status, scheduled_at, scheduled_start_at, invoked_by, invoked_by_target "
+            f"FROM sys_invocation_status WHERE status <> 'completed' LIMIT {_UNFINISHED_LIMIT}"
         )
-        # A delayed call has not started: its journal holds just its input, the argument it will get.
-        # An input never changes, so each is read once.
+        scheduled = [row for row in unfinished if row["status"] == "scheduled"]
+        started = [row for row in unfinished if row["status"] != "scheduled"]
+        # One more query at most: the inputs not read yet, and the sleep entries of the started ones.
         known = self._inputs
-        unknown = [row["id"] for row in scheduled if row["id"] not in known]
-        read = {
-            inv: entries[0].value if entries else None
-            for inv, entries in self.journals(unknown, where="index = 0").items()
+        wanted = {row["id"]: "index = 0" for row in scheduled if row["id"] not in known}
+        wanted.update((row["id"], _SLEEP_ROWS) for row in started)
+        journals = self.journals(wanted)
+        # A delayed call has not started: its journal holds just its input, which never changes.
+        self._inputs = {
+            row["id"]: known[row["id"]] if row["id"] in known else next((e.value for e in journals[row["id"]]), None)
+            for row in scheduled
         }
-        inputs = {row["id"]: known[row["id"]] if row["id"] in known else read[row["id"]] for row in scheduled}
-        self._inputs = inputs
-        return delayed_call_timers(scheduled, inputs)
-
-    def sleeps(self) -> list[Timer]:
-        """``ctx.sleep`` timers of unfinished invocations that have not fired yet."""
-        sleeping = self.query(
-            "SELECT DISTINCT j.id AS id, s.target AS target FROM sys_journal j JOIN sys_invocation_status s "
-            "ON j.id = s.id WHERE s.status <> 'completed' AND j.entry_type = 'Command: Sleep' LIMIT 50"
-        )
-        journals = self.journals(
-            [row["id"] for row in sleeping], where="entry_type = 'Command: Sleep' OR entry_type LIKE 'Notification%'"
-        )
-        return sleep_timers(sleeping, journals)
+        found = [*delayed_call_timers(scheduled, self._inputs), *sleep_timers(started, journals)]
+        return sorted(found, key=lambda timer: timer.fires_at or 0)
 
     def wait_for(
         self, invocation_id: str, statuses: tuple[InvocationStatus, ...] = ("completed",), *, timeout: float

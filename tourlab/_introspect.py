@@ -64,9 +64,11 @@ class Introspection:
         """The K/V state Restate stores for one Virtual Object key."""
         return self.client.state(service, key)
 
-    def states(self, objects: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """The K/V state of several (service, key) objects at once."""
-        return self.client.states(objects)
+    def states(
+        self, objects: list[tuple[str, str]], *, services: tuple[str, ...] = ()
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """The K/V state of several (service, key) objects, and of every key of `services`, at once."""
+        return self.client.states(objects, services=services)
 
     def service_state(self, service: str) -> dict[str, dict[str, Any]]:
         """The K/V state of every key of a Virtual Object, by key."""
@@ -75,14 +77,6 @@ class Introspection:
     def timers(self) -> list[Timer]:
         """Delayed calls and sleeps that have not fired yet, soonest first."""
         return self.client.timers()
-
-    def delayed_calls(self) -> list[Timer]:
-        """Invocations sent with a delay that have not started yet."""
-        return self.client.delayed_calls()
-
-    def sleeps(self) -> list[Timer]:
-        """``ctx.sleep`` timers of unfinished invocations that have not fired yet."""
-        return self.client.sleeps()
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """SQL over Restate's introspection tables."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from concurrent import futures
-from typing import Any
+from typing import Any, TypeVar
 
 from tourlab._model import Invocation
 from tourlab._ports import free_port
@@ -23,6 +24,8 @@ from tourlab._tracing.otlp import spans_from_request
 from tourlab._tracing.source import collect_trace
 from tourlab._tracing.store import SpanStore
 from tourlab._tracing.trace import Trace
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +92,7 @@ class TraceReceiver:
         from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="tourlab-otlp"),
+            _ExportPool(max_workers=2, thread_name_prefix="tourlab-otlp"),
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 * 2**20)],
         )
         servicer = _servicer_class()(self.store)
@@ -115,3 +118,17 @@ class TraceReceiver:
     def trace_of(self, invocation: Invocation | None, invocation_id: str, *, timeout: float) -> Trace:
         trace_id = (invocation.trace_id if invocation else None) or self.store.find_trace_of(invocation_id)
         return collect_trace(trace_id, invocation, invocation_id, self.store.spans, timeout=timeout, interval=0.02)
+
+
+class _ExportPool(futures.ThreadPoolExecutor):
+    """The receiver's threads. Restate may still export while this interpreter exits, after Python
+    stopped all thread pools and before the lab's exit handler stops Restate: such spans are dropped
+    (a plain pool raises into grpc's thread, which prints a traceback)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> futures.Future[T]:
+        try:
+            return super().submit(fn, *args, **kwargs)
+        except RuntimeError:
+            dropped: futures.Future[T] = futures.Future()
+            dropped.cancel()
+            return dropped

@@ -148,11 +148,10 @@ class Round:
             "recent": lambda: lab.invocations(limit=RECENT + (0 if self.view.show_checks else self.view.hidden_checks)),
             "invocation": lambda: lab.invocation(arg),
             "journal": lambda: lab.journal(arg),
-            "cart": lambda: lab.state("CartObject", arg) if arg else {},
+            # The user's cart and every ticket: one query.
+            "states": lambda: lab.states([("CartObject", arg)] if arg else [], services=("TicketObject",)),
             "object": lambda: lab.state(*arg.split("/", 1)),
-            "tickets": lambda: lab.service_state("TicketObject"),
-            "delayed": lab.delayed_calls,
-            "sleeps": lab.sleeps,
+            "timers": lab.timers,
             "journals": lambda: lab.journals([inv.id for inv in self.recent() if inv.active]),
             "deployments": lab.deployments,
             "pinned": lambda: lab.query(PINNED_SQL),
@@ -167,10 +166,8 @@ class Round:
         wanted = [
             ("recent", ""),
             ("journals", ""),
-            ("delayed", ""),
-            ("sleeps", ""),
-            ("tickets", ""),
-            ("cart", self.view.user),
+            ("timers", ""),
+            ("states", self.view.user),
         ]
         if self.view.invocation_id:
             wanted.append(("journal", self.view.invocation_id))
@@ -207,19 +204,18 @@ class Round:
         return found
 
     def cart(self) -> dict[str, Any]:
-        found: dict[str, Any] = self._read("cart", self.view.user)
+        found: dict[str, Any] = self._read("states", self.view.user).get(("CartObject", self.view.user), {})
         return found
 
     def tickets(self) -> dict[str, dict[str, Any]]:
         """The state of every ticket Restate knows, by seat."""
-        found: dict[str, dict[str, Any]] = self._read("tickets")
-        return found
+        states: dict[tuple[str, str], dict[str, Any]] = self._read("states", self.view.user)
+        return {key: state for (service, key), state in states.items() if service == "TicketObject"}
 
     def timers(self) -> list[Timer]:
-        """Delayed calls and sleeps, soonest first (read side by side)."""
-        delayed, sleeps = (self._future(*self._reads_of(what)) for what in ("delayed", "sleeps"))
-        found: list[Timer] = [*delayed.result(), *sleeps.result()]
-        return sorted(found, key=lambda timer: timer.fires_at or 0)
+        """Delayed calls and sleeps, soonest first."""
+        found: list[Timer] = self._read("timers")
+        return found
 
     def waiting_for(self, invocation: Invocation) -> str | None:
         """What an unfinished invocation of the recent list waits for (its journal is read with the others)."""
