@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,14 +81,21 @@ def test_stale_data_dirs_of_dead_owners_are_removed(tmp_path: Path):
     (stale / "owner.json").write_text(json.dumps({"pid": int(dead.stdout), "started": 0}))
     broken = tmp_path / "broken"
     broken.mkdir()
+    (broken / "owner.json").write_text("{")
+    abandoned = tmp_path / "abandoned"  # its lab died before writing the owner file
+    abandoned.mkdir()
+    os.utime(abandoned, (time.time() - 120, time.time() - 120))
+    starting = tmp_path / "starting"  # another lab made it a moment ago: its owner file comes next
+    starting.mkdir()
     alive = tmp_path / "alive"
     alive.mkdir()
     (alive / "owner.json").write_text(json.dumps({"pid": os.getpid(), "started": start_mark(os.getpid())}))
 
     removed = clean_stale_data_dirs(tmp_path)
 
-    assert sorted(p.name for p in removed) == ["broken", "stale"]
+    assert sorted(p.name for p in removed) == ["abandoned", "broken", "stale"]
     assert alive.is_dir()
+    assert starting.is_dir()
 
 
 _OWNER_SCRIPT = textwrap.dedent(

@@ -329,14 +329,14 @@ class AdminIngressClient:
         if not selects:
             return {}
         found: dict[tuple[str, str], dict[str, Any]] = {obj: {} for obj in objects}
-        for row in sorted(self.query(" UNION ALL ".join(selects)), key=lambda row: row["key"]):
+        for row in self.query(" UNION ALL ".join(selects)):
             value = decode_value(row.get("value_utf8"))
             found.setdefault((row["service_name"], row["service_key"]), {})[row["key"]] = value
         return found
 
     def service_state(self, service: str) -> dict[str, dict[str, Any]]:
         """The K/V state of every key of a Virtual Object (or workflow), by key."""
-        return {key: state for (_service, key), state in self.states([], services=(service,)).items()}
+        return {key: dict(sorted(kv.items())) for (_, key), kv in sorted(self.states([], services=(service,)).items())}
 
     def set_state(self, service: str, key: str, values: dict[str, Any]) -> None:
         """Replace the K/V state of one Virtual Object key (what ``restate kv edit`` does)."""

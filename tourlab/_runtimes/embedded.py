@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from tourlab._process import spawn_owned, start_mark, still_running, terminate
 from tourlab._runtimes._readiness import wait_until_ready
 
 _OWNER_FILE = "owner.json"
+#: A data dir without its owner file is still being set up by a starting lab, unless it is older.
+_SETUP_SECONDS = 60.0
 _PORT_CLASH_MARKERS = ("Address in use", "Address already in use", "AddrInUse")
 
 
@@ -43,12 +46,22 @@ def clean_stale_data_dirs(run_dir: Path = _config.RUN_DIR) -> list[Path]:
         try:
             owner = json.loads((data_dir / _OWNER_FILE).read_text())
             alive = still_running(owner["pid"], owner["started"])
+        except FileNotFoundError:  # another lab may have just made it: its owner file comes next
+            alive = _age(data_dir) < _SETUP_SECONDS
         except (OSError, ValueError, KeyError, TypeError):
             alive = False
         if not alive:
             shutil.rmtree(data_dir, ignore_errors=True)
             removed.append(data_dir)
     return removed
+
+
+def _age(path: Path) -> float:
+    """Seconds since `path` was last modified (infinite if it is gone)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 class EmbeddedRestate:
@@ -108,7 +121,10 @@ class EmbeddedRestate:
         clean_stale_data_dirs()
         (self.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
         started = start_mark(os.getpid())
-        (self.data_dir / _OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "started": started}))
+        # Written whole or not at all: a sweep in another process may read it at any moment.
+        written = self.data_dir / f"{_OWNER_FILE}.part"
+        written.write_text(json.dumps({"pid": os.getpid(), "started": started}))
+        written.replace(self.data_dir / _OWNER_FILE)
         for attempt in range(3):
             try:
                 self._launch(timeout)
