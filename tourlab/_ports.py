@@ -3,8 +3,9 @@
 A port picked now and bound later (by restate-server, Docker or a kernel) can be taken in
 between. Two things make that unlikely:
 
-- Ports come from below the system's ephemeral range. ``bind(("", 0))``, which Jupyter uses to
-  pick a kernel's ports, and outgoing connections only take ports inside that range.
+- Ports come from outside the system's ephemeral range (below it, where there is room).
+  ``bind((host, 0))``, which Jupyter uses to pick a kernel's ports, and outgoing connections only
+  take ports inside that range.
 - Each port handed out is reserved for :data:`HOLD_SECONDS` in a file shared by this user's
   processes, so two kernels (or two test workers) starting at once never get the same one.
 """
