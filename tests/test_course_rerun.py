@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 
 from tourlab._config import PROJECT_ROOT
@@ -76,8 +77,14 @@ def test_run_all_reaches_the_last_cell_after_editor_solutions_comments_and_typos
     rounds = ["solve", "comment", "typo"]
     notebook = nbformat.v4.new_notebook(metadata=source.metadata)
     notebook.cells = [cell for how in rounds for cell in _round(spec, how, code)]
+    # Unix sockets, not TCP ports another process could take before the kernel binds them (notebooks/conftest.py).
+    kernel = KernelManager(transport="ipc", ip=str(tmp_path / "k"))
     NotebookClient(
-        notebook, timeout=300, allow_errors=True, resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}
+        notebook,
+        km=kernel,
+        timeout=300,
+        allow_errors=True,
+        resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}},
     ).execute()
 
     errors = [
