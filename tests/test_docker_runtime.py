@@ -147,6 +147,34 @@ def test_the_start_up_sweep_removes_containers_of_dead_kernels_only(engine: Any)
             docker("rm", "-f", container)
 
 
+def test_a_container_removed_during_the_sweep_does_not_fail_it(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The docker client lists ids, then inspects each: a reaper (or another lab's sweep) can remove one
+    # in between. This forces that moment: the first inspect finds its container removed just before.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    labels = {OWNER_PID_LABEL: str(gone.pid), OWNER_STARTED_LABEL: "1.000", OWNER_HOST_LABEL: host_identity()}
+    made = docker("create", *[f for item in labels.items() for f in ("--label", "=".join(item))], restate_image())
+    assert made.returncode == 0, made.stderr
+    vanishing = made.stdout.strip()
+    collection = type(engine.containers)  # a new collection object on every access: patch its class
+    inspect = collection.get
+    raced: list[str] = []
+
+    def removed_just_before(self: Any, container_id: str) -> Any:
+        if container_id == vanishing:
+            raced.append(docker("rm", "-f", vanishing).stdout.strip())
+        return inspect(self, container_id)
+
+    monkeypatch.setattr(collection, "get", removed_just_before)
+    try:
+        removed = sweep_orphans(engine)  # raised docker.errors.NotFound before
+    finally:
+        docker("rm", "-f", vanishing)
+    assert raced == [vanishing]  # the sweep did meet a container removed under it
+    assert isinstance(removed, list)
+    assert docker("inspect", vanishing).returncode != 0
+
+
 # -- nothing exposed beyond this machine ------------------------------------------------------------
 
 LISTENING_LAB = textwrap.dedent(

@@ -203,7 +203,9 @@ def sweep_orphans(client: Any) -> list[str]:
     from docker.errors import APIError
 
     removed = []
-    for container in client.containers.list(all=True, filters={"label": f"{OWNER_HOST_LABEL}={host_identity()}"}):
+    mine = {"label": f"{OWNER_HOST_LABEL}={host_identity()}"}
+    # ignore_removed: a reaper or another lab's sweep may remove one between the list and its inspect.
+    for container in client.containers.list(all=True, filters=mine, ignore_removed=True):
         labels = container.labels
         try:
             pid = int(labels.get(OWNER_PID_LABEL, ""))
