@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -146,6 +147,32 @@ def test_the_input_of_a_delayed_call_is_read_once():
     assert first[0].argument == DELAYED_INPUT
     assert sum("FROM sys_journal" in query for query in rec.queries()) == 1
     assert len(rec.queries()) == 3  # the unfinished invocations twice, the input once
+
+
+def test_a_delayed_call_sent_by_a_journal_read_anyway_costs_no_input_query():
+    rec = restate()
+    api = client(rec)
+    send = next(entry for entry in parse_journal(ADD_JOURNAL) if entry.kind == "OneWayCall")
+    sent_here = dataclasses.replace(send, callee_id=SCHEDULED_ID, payload=b'"seat-from-the-send"')
+
+    (timer,) = api.timers(lambda: [sent_here])
+    assert timer.argument == "seat-from-the-send"
+    assert not any("FROM sys_journal" in query for query in rec.queries())
+
+    def not_needed() -> list[JournalEntry]:
+        raise AssertionError("every input is known: the senders are not asked")
+
+    assert api.timers(not_needed) == [timer]
+
+
+def test_a_delayed_call_sent_elsewhere_has_its_input_read():
+    rec = restate()
+    api = client(rec)
+    other_send = next(entry for entry in parse_journal(ADD_JOURNAL) if entry.kind == "OneWayCall")
+    assert other_send.callee_id != SCHEDULED_ID
+    (timer,) = api.timers(lambda: [other_send])
+    assert timer.argument == DELAYED_INPUT
+    assert sum("FROM sys_journal" in query for query in rec.queries()) == 1
 
 
 def test_a_cart_and_every_ticket_are_one_query():

@@ -78,6 +78,10 @@ def test_add_ticket_shows_response_journal_state_and_trace(board: Dashboard, uni
     assert board.state.data[f"CartObject/{user}"] == {"tickets": [seat]}
     assert board.state.data[f"TicketObject/{seat}"] == {"status": "RESERVED"}
     assert seat in board.state.cart.value
+    # timers: the click's round shows the expireTicket it sent, argument included (from its own journal)
+    sent = [timer for timer in board.timers.timers if timer.target == f"CartObject/{user}/expireTicket"]
+    assert [timer.argument for timer in sent] == [seat]
+    assert seat in board.timers.table.value
     # the invocations panel lists it as completed
     row = board.invocations.status_of(bar.invocation_id)
     assert row is not None

@@ -74,9 +74,9 @@ class Introspection:
         """The K/V state of every key of a Virtual Object, by key."""
         return self.client.service_state(service)
 
-    def timers(self) -> list[Timer]:
-        """Delayed calls and sleeps that have not fired yet, soonest first."""
-        return self.client.timers()
+    def timers(self, senders: Callable[[], list[JournalEntry]] = list) -> list[Timer]:
+        """Delayed calls and sleeps that have not fired yet, soonest first (`senders`: see the client's)."""
+        return self.client.timers(senders)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """SQL over Restate's introspection tables."""

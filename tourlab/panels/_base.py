@@ -151,7 +151,8 @@ class Round:
             # The user's cart and every ticket: one query.
             "states": lambda: lab.states([("CartObject", arg)] if arg else [], services=("TicketObject",)),
             "object": lambda: lab.state(*arg.split("/", 1)),
-            "timers": lab.timers,
+            # The inputs of delayed calls the selected invocation sent come with its journal.
+            "timers": lambda: lab.timers(lambda: self.journal(arg) if arg else []),
             "journals": lambda: lab.journals([inv.id for inv in self.recent() if inv.active]),
             "deployments": lab.deployments,
             "pinned": lambda: lab.query(PINNED_SQL),
@@ -163,14 +164,11 @@ class Round:
 
     def prefetch(self) -> None:
         """Start every read the dashboard needs at once; their answers are waited for on use."""
-        wanted = [
-            ("recent", ""),
-            ("journals", ""),
-            ("timers", ""),
-            ("states", self.view.user),
-        ]
-        if self.view.invocation_id:
-            wanted.append(("journal", self.view.invocation_id))
+        # The costliest first (they scan every invocation): the threads start one after the other.
+        selected = self.view.invocation_id or ""
+        wanted = [("timers", selected), ("recent", ""), ("states", self.view.user), ("journals", "")]
+        if selected:
+            wanted.insert(3, ("journal", selected))
         for what, arg in wanted:
             self._future(*self._reads_of(what, arg))
 
@@ -214,7 +212,7 @@ class Round:
 
     def timers(self) -> list[Timer]:
         """Delayed calls and sleeps, soonest first."""
-        found: list[Timer] = self._read("timers")
+        found: list[Timer] = self._read("timers", self.view.invocation_id or "")
         return found
 
     def waiting_for(self, invocation: Invocation) -> str | None:
