@@ -7,7 +7,8 @@
 >>> JournalPanel(lab)       # just one of them
 """
 
-from tourlab.panels._base import LabView, PanelBase, Refresher, Round
+from tourlab.panels._base import LabView, PanelBase, Refresher
+from tourlab.panels._round import Round
 from tourlab.panels.dashboard import Dashboard
 from tourlab.panels.deployments import DeploymentsPanel
 from tourlab.panels.events import EventsPanel

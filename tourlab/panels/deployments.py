@@ -7,8 +7,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Lab
-from tourlab.panels._base import IDLE, LabView, PanelBase, Round
+from tourlab.panels._base import IDLE, LabView, PanelBase
 from tourlab.panels._format import esc, set_if_changed, table
+from tourlab.panels._round import Round
 
 _STATUS_COLORS = {"active": "#16a34a", "draining": "#b45309", "drained": "#6b7280"}
 

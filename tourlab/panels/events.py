@@ -8,8 +8,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Lab, LabError
-from tourlab.panels._base import IDLE, LabView, PanelBase, Round
+from tourlab.panels._base import IDLE, LabView, PanelBase
 from tourlab.panels._format import esc, set_if_changed
+from tourlab.panels._round import Round
 
 #: The workflow's shared handler that rejects its ``payment`` promise, called with the reason (a string).
 REJECT_PAYMENT_HANDLER = "rejectPayment"

@@ -8,8 +8,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Lab, LabError
-from tourlab.panels._base import IDLE, LabView, PanelBase, Round
+from tourlab.panels._base import IDLE, LabView, PanelBase
 from tourlab.panels._format import esc, set_if_changed
+from tourlab.panels._round import Round
 
 #: What each fault does, and what to look for in the other panels.
 NOTES = {

@@ -13,8 +13,9 @@ import ipywidgets as widgets
 
 from tourlab import Invocation, InvocationStatus, Lab, LabError
 from tourlab._model import failure_summary
-from tourlab.panels._base import ACTIVE, IDLE, TIMERS, LabView, PanelBase, Round
+from tourlab.panels._base import ACTIVE, IDLE, TIMERS, LabView, PanelBase
 from tourlab.panels._format import esc, set_if_changed, table
+from tourlab.panels._round import Round
 
 _STATUS_COLORS: dict[InvocationStatus, str] = {
     "completed": "#16a34a",

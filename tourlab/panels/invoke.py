@@ -20,8 +20,9 @@ import ipywidgets as widgets
 
 from tourlab import Followed, Invocation, InvocationError, InvocationTimeoutError, Lab, LabError, Stuck
 from tourlab._client import NO_ARG
-from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round
+from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase
 from tourlab.panels._format import set_if_changed
+from tourlab.panels._round import Round
 
 #: How long the bar follows one invocation before handing over to the Invocations panel.
 FOLLOW_SECONDS = 120.0

@@ -7,8 +7,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Invocation, JournalEntry, Lab
-from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase, Round
+from tourlab.panels._base import ACTIVE, IDLE, LabView, PanelBase
 from tourlab.panels._format import esc, set_if_changed, table
+from tourlab.panels._round import Round
 
 
 class JournalPanel(PanelBase):

@@ -9,8 +9,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Lab
-from tourlab.panels._base import IDLE, LabView, PanelBase, Round, object_of
+from tourlab.panels._base import IDLE, LabView, PanelBase
 from tourlab.panels._format import set_if_changed
+from tourlab.panels._round import Round, object_of
 
 
 class StatePanel(PanelBase):

@@ -8,8 +8,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Lab, Timer
-from tourlab.panels._base import IDLE, TIMERS, LabView, PanelBase, Round
+from tourlab.panels._base import IDLE, TIMERS, LabView, PanelBase
 from tourlab.panels._format import clock, countdown, esc, set_if_changed, table
+from tourlab.panels._round import Round
 
 
 class TimersPanel(PanelBase):

@@ -11,8 +11,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from tourlab import Invocation, Lab, Trace
-from tourlab.panels._base import ACTIVE, IDLE, SPANS, LabView, PanelBase, Round
+from tourlab.panels._base import ACTIVE, IDLE, SPANS, LabView, PanelBase
 from tourlab.panels._format import esc, set_if_changed
+from tourlab.panels._round import Round
 from tourlab.panels.links import jaeger_trace_url
 
 #: Keep looking for late spans this long after an invocation completed (they come ~0.2 s later).
