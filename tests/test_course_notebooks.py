@@ -31,6 +31,16 @@ def test_notebook_opens_its_section_and_ends_with_done(spec: SectionSpec) -> Non
 
 
 @pytest.mark.parametrize("spec", SECTIONS, ids=lambda s: s.notebook)
+def test_the_saved_panels_show_a_working_lab(spec: SectionSpec) -> None:
+    # JupyterLab draws the saved widget state when a learner opens a notebook, before any cell runs:
+    # panels saved after their lab stopped would greet the learner with red errors.
+    nb = nbformat.read(NOTEBOOKS / f"{spec.notebook}.ipynb", as_version=4)
+    saved = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    values = [str(model["state"].get("value", "")) for model in saved.values()]
+    assert not [value for value in values if "does not answer" in value or "color:#dc2626'>down" in value]
+
+
+@pytest.mark.parametrize("spec", SECTIONS, ids=lambda s: s.notebook)
 def test_run_all_never_stops(spec: SectionSpec) -> None:
     # Errors are shown as output, never raised: JupyterLab's Run All honours `raises-exception`,
     # VS Code and Colab do not.
